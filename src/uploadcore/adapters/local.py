@@ -1,0 +1,284 @@
+"""Parts and final files on the local disk, written durably.
+
+Layout under the media root:
+
+    temp_uploads/{upload_id}/{part_number:05d}.{md5}   received parts
+    temp_uploads/{upload_id}/.tmp-*                    parts being received
+    files/{id[:2]}/{id}                                final files
+
+Every path derives from ids the service made, never from client input. A part
+is named by its number and md5, so re-uploading a part never overwrites bytes
+an assembly may be reading: it adds a file, and the database says which one
+counts. Every write goes to a temporary file that is fsynced and renamed into
+place, and the directory is fsynced after the rename.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from uploadcore.domain.errors import (
+    InsufficientStorage,
+    InvalidState,
+    PartMissing,
+    StorageUnavailable,
+)
+from uploadcore.domain.parts import ReceivedPart
+from uploadcore.domain.upload import Upload
+from uploadcore.ports.blobs import PreparedUpload
+
+log = logging.getLogger(__name__)
+
+TEMP_DIR = "temp_uploads"
+FILES_DIR = "files"
+_COPY_CHUNK = 1 << 30  # per kernel call; the kernel copies without a user-space buffer
+
+
+class LocalDiskBlobStore:
+    """The embedded default store; it also receives part bodies itself."""
+
+    def __init__(self, media_root: Path | str) -> None:
+        self.root = Path(media_root)
+
+    # -- paths --------------------------------------------------------------
+
+    def temp_dir(self, upload_id: str) -> Path:
+        return self.root / TEMP_DIR / _safe(upload_id)
+
+    def path_of(self, storage_key: str) -> Path:
+        """The final file of a storage key (`files/ab/abcd...`)."""
+        parts = storage_key.split("/")
+        if len(parts) != 3 or parts[0] != FILES_DIR:
+            raise ValueError(f"not a local storage key: {storage_key!r}")
+        return self.root.joinpath(*(_safe(p) for p in parts))
+
+    def file_path(self, upload: Upload) -> str:
+        return str(self.path_of(upload.storage_key))
+
+    # -- the port -----------------------------------------------------------
+
+    def prepare(self, file_id: str, content_type: str) -> PreparedUpload:
+        upload_id = secrets.token_hex(16)
+        with _os_errors("prepare storage"):
+            path = self.temp_dir(upload_id)
+            path.mkdir(parents=True)
+            _fsync_dir(path.parent)
+        return PreparedUpload(upload_id, f"{FILES_DIR}/{_safe(file_id)[:2]}/{_safe(file_id)}")
+
+    def open_part(self, upload: Upload, part_number: int) -> LocalPartWriter:
+        return LocalPartWriter(self.temp_dir(upload.upload_id), part_number)
+
+    def list_parts(self, upload: Upload) -> Sequence[ReceivedPart]:
+        """The newest stored version of each part; the repository knows which one counts."""
+        newest: dict[int, tuple[int, ReceivedPart]] = {}
+        try:
+            entries = list(os.scandir(self.temp_dir(upload.upload_id)))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            number, dot, etag = entry.name.partition(".")
+            if not dot or not number.isdigit():
+                continue
+            stat = entry.stat()
+            part = ReceivedPart(int(number), etag, stat.st_size)
+            if stat.st_mtime_ns >= newest.get(part.part_number, (-1, part))[0]:
+                newest[part.part_number] = (stat.st_mtime_ns, part)
+        return [newest[n][1] for n in sorted(newest)]
+
+    def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
+        target = self.path_of(upload.storage_key)
+        with ExitStack() as stack:
+            sources = [stack.enter_context(self._open_part(upload, p)) for p in parts]
+            with _os_errors(f"assemble upload {upload.id}"):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomically(target, lambda out: _concatenate(sources, out))
+
+    def release_parts(self, upload: Upload) -> None:
+        with _os_errors(f"free the parts of upload {upload.id}"):
+            _remove_tree(self.temp_dir(upload.upload_id))
+
+    def abort(self, upload: Upload) -> None:
+        if upload.upload_id:
+            self.release_parts(upload)
+
+    def delete(self, upload: Upload) -> None:
+        if not upload.storage_key:
+            return
+        with _os_errors(f"delete file {upload.id}"):
+            self.path_of(upload.storage_key).unlink(missing_ok=True)
+
+    @contextmanager
+    def _open_part(self, upload: Upload, part: ReceivedPart) -> Iterator[int]:
+        path = self.temp_dir(upload.upload_id) / _part_name(part.part_number, part.etag)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise PartMissing(
+                f"part {part.part_number} of upload {upload.id} is no longer in storage",
+                part_number=part.part_number,
+            ) from None
+        try:
+            if os.fstat(fd).st_size != part.size:
+                raise PartMissing(
+                    f"part {part.part_number} of upload {upload.id} is damaged in storage",
+                    part_number=part.part_number,
+                )
+            yield fd
+        finally:
+            os.close(fd)
+
+
+class LocalPartWriter:
+    """Receives one part into a temporary file, hashing as it writes."""
+
+    def __init__(self, directory: Path, part_number: int) -> None:
+        self.directory = directory
+        self.part_number = part_number
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._size = 0
+        self._tmp = directory / f".tmp-{part_number:05d}-{secrets.token_hex(8)}"
+        try:
+            self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            raise InvalidState(
+                "the upload's storage is gone; it was aborted or completed"
+            ) from None
+        except OSError as error:
+            raise _translate(error, "receive a part") from error
+
+    @property
+    def etag(self) -> str:
+        return self._md5.hexdigest()
+
+    def write(self, data: bytes | bytearray) -> None:
+        if self._fd is None:
+            raise ValueError("the part writer is closed")
+        self._md5.update(data)
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as error:
+            raise _translate(error, "receive a part") from error
+        self._size += len(data)
+
+    def commit(self) -> ReceivedPart:
+        if self._fd is None:
+            raise ValueError("the part writer is closed")
+        part = ReceivedPart(self.part_number, self.etag, self._size)
+        try:
+            os.fsync(self._fd)
+            self._close()
+            os.rename(self._tmp, self.directory / _part_name(part.part_number, part.etag))
+            _fsync_dir(self.directory)
+        except FileNotFoundError:
+            self.discard()
+            raise InvalidState(
+                "the upload's storage is gone; it was aborted or completed"
+            ) from None
+        except OSError as error:
+            self.discard()
+            raise _translate(error, "store a part") from error
+        return part
+
+    def discard(self) -> None:
+        self._close()
+        try:
+            self._tmp.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove %s", self._tmp, exc_info=True)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+def _concatenate(sources: Sequence[int], out: int) -> None:
+    for src in sources:
+        remaining = os.fstat(src).st_size
+        offset = 0
+        while remaining:
+            copied = _kernel_copy(src, out, offset, min(remaining, _COPY_CHUNK))
+            if copied == 0:
+                raise StorageUnavailable("a part ended early while it was being copied")
+            offset += copied
+            remaining -= copied
+
+
+def _kernel_copy(src: int, out: int, offset: int, count: int) -> int:
+    try:
+        return os.copy_file_range(src, out, count, offset)
+    except OSError as error:  # across file systems on old kernels, or unsupported
+        if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    return os.sendfile(out, src, offset, count)
+
+
+def _write_atomically(target: Path, fill: Callable[[int], None]) -> None:
+    tmp = target.with_name(f".tmp-{target.name}-{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        try:
+            fill(fd)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _part_name(part_number: int, etag: str) -> str:
+    return f"{part_number:05d}.{_safe(etag)}"
+
+
+def _safe(name: str) -> str:
+    """Ids and md5s are hex or URL-safe: anything else must never become a path."""
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"not a safe path component: {name!r}")
+    return name
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that tolerates another remover (a racing abort or gc) working on the same tree."""
+    for _ in range(5):
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            if path.exists():
+                continue
+        return
+    shutil.rmtree(path)
+
+
+def _translate(error: OSError, action: str) -> Exception:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage(f"the disk is full: could not {action}")
+    return StorageUnavailable(f"could not {action}: {error.strerror}")
+
+
+@contextmanager
+def _os_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        raise _translate(error, action) from error

@@ -1,0 +1,97 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations must produce exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("key_hash", String(64), nullable=True, unique=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("upload_id", String(1024), nullable=False),
+    Column("storage_key", String(1024), nullable=False),
+    Column("owner", String(64), ForeignKey("users.name"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_content_type", String(255), nullable=False),
+    Column("num_parts", Integer, nullable=False),
+    Column("part_size", BigInteger, nullable=False),
+    Column("upload_status", String(16), nullable=False),
+    Column("etag", String(64), nullable=True),
+    Column("parent_content_type", String(255), nullable=True),
+    Column("parent_object_id", String(255), nullable=True),
+    Column("created", UtcDateTime, nullable=False),
+    Column("modified", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    # Listing newest first per owner, and finding expired uploads, stay index scans.
+    Index(None, "owner", "created", "id"),
+    Index(None, "created", "id"),
+    Index(None, "upload_status", "expires_at"),
+)
+
+parts = Table(
+    "parts",
+    metadata,
+    Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("part_number", Integer, primary_key=True, autoincrement=False),
+    Column("etag", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("received", UtcDateTime, nullable=False),
+)

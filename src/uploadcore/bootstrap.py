@@ -1,0 +1,150 @@
+"""The composition root: the one place that chooses and builds concrete adapters."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from uploadcore.adapters.clock import RandomIds, SystemClock
+from uploadcore.adapters.local import LocalDiskBlobStore
+from uploadcore.adapters.signer import ItsDangerousSigner
+from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine, upgrade
+from uploadcore.domain.errors import StorageUnavailable
+from uploadcore.domain.parts import PartLimits
+from uploadcore.ports.auth import Authenticator
+from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.repository import UploadRepository, UserRepository
+from uploadcore.ports.signer import Signer
+from uploadcore.services.uploads import UploadPolicy, UploadService
+from uploadcore.services.users import ApiKeyAuthenticator
+from uploadcore.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Uploadcore:
+    """A composed uploadcore: the upload service and what the entrypoints need beside it."""
+
+    settings: Settings
+    service: UploadService
+    users: UserRepository
+    authenticator: Authenticator
+    health: Callable[[], None] = field(default=lambda: None)
+    close: Callable[[], None] = field(default=lambda: None)
+
+
+def policy_from(settings: Settings) -> UploadPolicy:
+    return UploadPolicy(
+        limits=PartLimits(
+            max_file_size=settings.max_file_upload_size,
+            min_part_size=settings.min_part_size,
+            max_parts=settings.max_parts,
+        ),
+        url_expires_in=settings.presigned_url_expires_in,
+        upload_expires_in=settings.upload_expires_in,
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    repo: UploadRepository | None = None,
+    users: UserRepository | None = None,
+    blobs: BlobStore | None = None,
+    signer: Signer | None = None,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    authenticator: Authenticator | None = None,
+) -> Uploadcore:
+    """Build uploadcore from settings; any adapter given explicitly is used instead.
+
+    Without a repository, it connects to `settings.database_url` (run
+    `prepare` first to create and migrate it).
+    """
+    health: Callable[[], None] = lambda: None  # noqa: E731
+    close: Callable[[], None] = lambda: None  # noqa: E731
+    if repo is None:
+        sql = SqlAlchemyRepository(make_engine(settings.database_url))
+        repo, health, close = sql, sql.ping, sql.engine.dispose
+    if users is None:
+        users = _users_of(repo)
+    service = UploadService(
+        repo,
+        blobs or _blob_store(settings),
+        signer or ItsDangerousSigner(_secret_key(settings)),
+        clock or SystemClock(),
+        ids or RandomIds(),
+        policy_from(settings),
+    )
+    return Uploadcore(
+        settings, service, users, authenticator or ApiKeyAuthenticator(users), health, close
+    )
+
+
+def build_service(settings: Settings, **adapters: object) -> UploadService:
+    """Just the upload service, for embedders driving the use cases themselves."""
+    return build(settings, **adapters).service  # type: ignore[arg-type]
+
+
+def prepare(settings: Settings) -> Settings:
+    """Make the embedded default ready: directories, a kept secret key, a migrated database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.media_root.mkdir(parents=True, exist_ok=True)
+    if settings.secret_key is None:
+        settings = settings.with_secret_key(_load_or_create_secret(settings.secret_key_file))
+    migrate(settings)
+    return settings
+
+
+def migrate(settings: Settings) -> None:
+    """Apply the schema migrations; StorageUnavailable if the database cannot be reached."""
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except OperationalError as error:
+        raise StorageUnavailable(f"cannot reach the database: {error.orig}") from error
+    finally:
+        engine.dispose()
+
+
+def _blob_store(settings: Settings) -> BlobStore:
+    if settings.upload_storage_handler == "local":
+        return LocalDiskBlobStore(settings.media_root)
+    raise SettingsError("UPLOADCORE_UPLOAD_STORAGE_HANDLER=s3 is not available yet in this version")
+
+
+def _users_of(repo: UploadRepository) -> UserRepository:
+    if not hasattr(repo, "principal_for_key"):
+        raise TypeError("the repository keeps no users: pass `users=` or `authenticator=`")
+    return repo  # type: ignore[return-value]
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key is not None:
+        return settings.secret_key
+    try:
+        return settings.secret_key_file.read_text().strip()
+    except FileNotFoundError:
+        raise SettingsError(
+            f"UPLOADCORE_SECRET_KEY is not set and {settings.secret_key_file} does not exist "
+            "(`uploadcore serve` creates it)"
+        ) from None
+
+
+def _load_or_create_secret(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    log.info("generated a new secret key in %s", path)
+    return path.read_text().strip()

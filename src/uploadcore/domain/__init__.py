@@ -1,0 +1,31 @@
+"""The pure core of uploadcore: the upload state machine, part plans, errors."""
+
+from __future__ import annotations
+
+from uploadcore.domain.errors import *  # noqa: F403
+from uploadcore.domain.errors import __all__ as _errors
+from uploadcore.domain.parts import (
+    PartLimits,
+    PartPlan,
+    PartRef,
+    ReceivedPart,
+    check_completion,
+    multipart_etag,
+    normalize_etag,
+)
+from uploadcore.domain.upload import Principal, Upload, UploadStatus, check_transition
+
+__all__ = [
+    *_errors,
+    "PartLimits",
+    "PartPlan",
+    "PartRef",
+    "Principal",
+    "ReceivedPart",
+    "Upload",
+    "UploadStatus",
+    "check_completion",
+    "check_transition",
+    "multipart_etag",
+    "normalize_etag",
+]

@@ -1,0 +1,205 @@
+"""The exception tree of uploadcore.
+
+Every error carries a stable machine-readable ``code``. Which HTTP status or
+exit code an error becomes is the business of the entrypoints, not of the
+domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "BadDigest",
+    "Conflict",
+    "EtagMismatch",
+    "FieldError",
+    "FileTooLarge",
+    "Forbidden",
+    "InsufficientStorage",
+    "InvalidInput",
+    "InvalidState",
+    "MalformedJson",
+    "NotAuthenticated",
+    "NotFound",
+    "NotOwner",
+    "PartMissing",
+    "PartPlanMismatch",
+    "PartSizeMismatch",
+    "PartTooLarge",
+    "PartsIncomplete",
+    "StorageUnavailable",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenMissing",
+    "UploadExpired",
+    "UploadNotFound",
+    "UploadcoreError",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field."""
+
+    field: str
+    message: str
+
+
+class UploadcoreError(Exception):
+    """Base of every error uploadcore raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    title: ClassVar[str] = "Upload error"
+
+    def __init__(self, detail: str, *, errors: tuple[FieldError, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+# -- 400: the request itself is wrong ---------------------------------------
+
+
+class InvalidInput(UploadcoreError):
+    code = "validation_error"
+    title = "Invalid request"
+
+
+class MalformedJson(InvalidInput):
+    code = "malformed_json"
+    title = "Malformed JSON"
+
+
+class PartPlanMismatch(InvalidInput):
+    code = "part_plan_mismatch"
+    title = "Part plan does not add up"
+
+
+class PartSizeMismatch(InvalidInput):
+    """A part body shorter than planned (longer is `PartTooLarge`)."""
+
+    code = "part_size_mismatch"
+    title = "Part size mismatch"
+
+
+class BadDigest(InvalidInput):
+    code = "bad_digest"
+    title = "Content-MD5 mismatch"
+
+
+class PartsIncomplete(InvalidInput):
+    code = "parts_incomplete"
+    title = "Completion does not name every part exactly once"
+
+
+class EtagMismatch(InvalidInput):
+    code = "etag_mismatch"
+    title = "Part etag mismatch"
+
+
+# -- 413 ---------------------------------------------------------------------
+
+
+class FileTooLarge(UploadcoreError):
+    code = "file_too_large"
+    title = "File too large"
+
+
+class PartTooLarge(UploadcoreError):
+    """A part body longer than planned; reading stopped at the first extra byte."""
+
+    code = "part_size_mismatch"
+    title = "Part larger than planned"
+
+
+# -- 401 / 403 ---------------------------------------------------------------
+
+
+class NotAuthenticated(UploadcoreError):
+    code = "not_authenticated"
+    title = "Not authenticated"
+
+
+class Forbidden(UploadcoreError):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotOwner(Forbidden):
+    pass
+
+
+class TokenMissing(Forbidden):
+    code = "token_missing"
+    title = "Token missing"
+
+
+class TokenInvalid(Forbidden):
+    code = "token_invalid"
+    title = "Token invalid"
+
+
+class TokenExpired(Forbidden):
+    code = "token_expired"
+    title = "Token expired"
+
+
+# -- 404 / 409 ---------------------------------------------------------------
+
+
+class NotFound(UploadcoreError):
+    code = "not_found"
+    title = "Not found"
+
+
+class UploadNotFound(NotFound):
+    pass
+
+
+class Conflict(UploadcoreError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+    title = "Already exists"
+
+
+class InvalidState(Conflict):
+    code = "invalid_state"
+    title = "Invalid upload state"
+
+
+class UploadExpired(InvalidState):
+    code = "upload_expired"
+    title = "Upload expired"
+
+
+class PartMissing(InvalidState):
+    """Storage no longer holds a part the upload needs: the upload has failed."""
+
+    code = "upload_failed"
+    title = "Upload failed"
+
+    def __init__(self, detail: str, *, part_number: int | None = None) -> None:
+        super().__init__(detail)
+        self.part_number = part_number
+
+
+# -- 5xx: the backends -------------------------------------------------------
+
+
+class StorageUnavailable(UploadcoreError):
+    """A storage or database backend cannot be reached; retrying may succeed."""
+
+    code = "storage_unavailable"
+    title = "Storage unavailable"
+
+
+class InsufficientStorage(UploadcoreError):
+    code = "insufficient_storage"
+    title = "Insufficient storage"

@@ -1,0 +1,95 @@
+"""Errors as RFC 9457 problem+json: the single table from exception to status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from uploadcore.domain import errors as e
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class UnsupportedMediaType(e.UploadcoreError):
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class PayloadTooLarge(e.UploadcoreError):
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+STATUS: dict[type[e.UploadcoreError], int] = {
+    e.InvalidInput: 400,
+    e.NotAuthenticated: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.FileTooLarge: 413,
+    e.PartTooLarge: 413,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    e.StorageUnavailable: 503,
+    e.InsufficientStorage: 507,
+}
+
+_HTTP_CODES = {
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+}
+
+
+def status_of(error: e.UploadcoreError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"https://uploadcore.dev/problems/{code}", "title": title, "status": status}
+    body |= {"detail": detail, "code": code, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def on_uploadcore_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, e.UploadcoreError):  # pragma: no cover - registered for it
+        raise exc
+    status = status_of(exc)
+    extra: dict[str, Any] = {}
+    if exc.errors:
+        extra["errors"] = [{"field": f.field, "message": f.message} for f in exc.errors]
+    if status == 500:
+        log.error("unmapped error %s: %s", type(exc).__name__, exc.detail)
+    elif status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
+    return problem(status, exc.code, exc.title, exc.detail, **extra)
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it
+        raise exc
+    code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    response = problem(exc.status_code, code, title, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal_error", "Internal server error", "an unexpected error occurred")
+
+
+EXCEPTION_HANDLERS = {
+    e.UploadcoreError: on_uploadcore_error,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,420 @@
+"""The use cases: initiate, receive a part, complete, abort, inspect."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from uploadcore.domain.errors import (
+    BadDigest,
+    InvalidInput,
+    InvalidState,
+    PartMissing,
+    PartSizeMismatch,
+    PartTooLarge,
+    TokenInvalid,
+    TokenMissing,
+    UploadcoreError,
+    UploadNotFound,
+)
+from uploadcore.domain.metadata import check_content_type, check_file_name, check_text
+from uploadcore.domain.parts import (
+    PartLimits,
+    PartPlan,
+    PartRef,
+    ReceivedPart,
+    check_completion,
+    multipart_etag,
+)
+from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.ports.blobs import BlobStore, ReceivesParts
+from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.repository import UploadRepository
+from uploadcore.ports.signer import Signer, TokenClaims
+from uploadcore.services.locks import KeyedLocks
+from uploadcore.services.streaming import pump
+
+log = logging.getLogger(__name__)
+
+PART_PURPOSE = "upload-part"
+DOWNLOAD_PURPOSE = "download"
+# The shapes of local part and download URLs are part of the API contract (SPEC section 3).
+PART_PATH = "/v1/files/presigned-uploads/{file_id}/upload-part/{part_number}/"
+DOWNLOAD_PATH = "/v1/files/{file_id}/download/"
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    """The limits and lifetimes the service enforces, built from settings."""
+
+    limits: PartLimits = field(default_factory=PartLimits)
+    url_expires_in: timedelta = timedelta(hours=1)
+    upload_expires_in: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """What a client asks for when it initiates an upload."""
+
+    file_name: str
+    file_size: int
+    file_content_type: str
+    num_parts: int
+    part_size: int
+    parent_content_type: str | None = None
+    parent_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PartUrl:
+    part_number: int
+    url: str
+    method: str = "PUT"
+
+
+@dataclass(frozen=True)
+class Initiated:
+    upload: Upload
+    presigned_urls: tuple[PartUrl, ...]
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload: Upload
+    parts: tuple[ReceivedPart, ...]
+
+
+class UploadService:
+    """Drives uploads through their lifecycle over the ports it is given.
+
+    The synchronous methods block on storage and database: call them off an
+    event loop. `receive_part` is a coroutine and offloads its own blocking work.
+    """
+
+    def __init__(
+        self,
+        repo: UploadRepository,
+        blobs: BlobStore,
+        signer: Signer,
+        clock: Clock,
+        ids: IdGenerator,
+        policy: UploadPolicy | None = None,
+    ) -> None:
+        self.repo = repo
+        self.blobs = blobs
+        self.signer = signer
+        self.clock = clock
+        self.ids = ids
+        self.policy = policy or UploadPolicy()
+        self._assembling = KeyedLocks()
+
+    @property
+    def receives_parts(self) -> bool:
+        """True when part bodies come through this service (local storage)."""
+        return isinstance(self.blobs, ReceivesParts)
+
+    # -- initiate ---------------------------------------------------------
+
+    def initiate(self, principal: Principal, request: NewUpload, base_url: str) -> Initiated:
+        """Check the plan, record the upload, prepare storage and mint one URL per part."""
+        plan = PartPlan.checked(
+            request.file_size, request.num_parts, request.part_size, self.policy.limits
+        )
+        _check_metadata(request)
+        now = self.clock.now()
+        upload = Upload(
+            id=self.ids.new_id(),
+            upload_id="",
+            storage_key="",
+            owner=principal.name,
+            file_name=request.file_name,
+            file_content_type=request.file_content_type,
+            plan=plan,
+            status=UploadStatus.PENDING,
+            created=now,
+            modified=now,
+            expires_at=now + self.policy.upload_expires_in,
+            parent_content_type=request.parent_content_type,
+            parent_object_id=request.parent_object_id,
+        )
+        self.repo.add(upload)
+        try:
+            prepared = self.blobs.prepare(upload.id, upload.file_content_type)
+        except BaseException:
+            self.repo.set_status(upload.id, UploadStatus.PENDING, UploadStatus.ABORTED, now)
+            raise
+        if not self.repo.mark_uploading(upload.id, prepared.upload_id, prepared.storage_key, now):
+            raise InvalidState(f"upload {upload.id} was aborted while it was being prepared")
+        upload = self._get(upload.id)
+        urls = self.part_urls(upload, upload.plan.part_numbers, base_url)
+        return Initiated(upload, urls, int(self.policy.url_expires_in.total_seconds()))
+
+    def part_urls(
+        self, upload: Upload, numbers: Sequence[int], base_url: str
+    ) -> tuple[PartUrl, ...]:
+        """Token-signed part URLs under `base_url`, valid for the policy's URL lifetime."""
+        expires = int((self.clock.now() + self.policy.url_expires_in).timestamp())
+        base = base_url.rstrip("/")
+        return tuple(
+            PartUrl(
+                n,
+                base
+                + PART_PATH.format(file_id=upload.id, part_number=n)
+                + "?token="
+                + self.signer.sign(
+                    TokenClaims(PART_PURPOSE, upload.id, upload.upload_id, n, expires)
+                ),
+            )
+            for n in numbers
+        )
+
+    def file_url(self, upload: Upload, base_url: str) -> str | None:
+        """A URL that fetches the completed file as it is; None before completion."""
+        if upload.status is not UploadStatus.COMPLETED:
+            return None
+        expires = int((self.clock.now() + self.policy.url_expires_in).timestamp())
+        token = self.signer.sign(
+            TokenClaims(DOWNLOAD_PURPOSE, upload.id, upload.upload_id, 0, expires)
+        )
+        return base_url.rstrip("/") + DOWNLOAD_PATH.format(file_id=upload.id) + "?token=" + token
+
+    def check_download(self, file_id: str, token: str | None) -> Upload:
+        """The completed upload a download token grants; raises the token errors otherwise."""
+        if not token:
+            raise TokenMissing("the download URL has no token; fetch the file's url again")
+        claims = self.signer.verify(token, DOWNLOAD_PURPOSE, self.clock.now())
+        if claims.file_id != file_id:
+            raise TokenInvalid("the token was minted for another file")
+        upload = self._get(file_id)
+        if upload.status is not UploadStatus.COMPLETED:
+            raise InvalidState(f"file {file_id} is {upload.status}; there is nothing to download")
+        return upload
+
+    # -- inspect ----------------------------------------------------------
+
+    def get_upload(self, principal: Principal, file_id: str) -> Upload:
+        upload = self._get(file_id)
+        upload.check_access(principal)
+        return upload
+
+    def state(self, principal: Principal, file_id: str) -> UploadState:
+        """The upload and the parts received so far (what a client needs to resume)."""
+        upload = self.get_upload(principal, file_id)
+        parts = () if upload.status is UploadStatus.ABORTED else tuple(self._received(upload))
+        return UploadState(upload, parts)
+
+    # -- receive a part ---------------------------------------------------
+
+    async def receive_part(
+        self,
+        file_id: str,
+        part_number: int,
+        token: str | None,
+        body: AsyncIterable[bytes],
+        content_length: int | None = None,
+        content_md5: str | None = None,
+    ) -> ReceivedPart:
+        """Stream one part body to storage and record it; nothing of a bad body is kept."""
+        if not isinstance(self.blobs, ReceivesParts):
+            raise InvalidState("parts go straight to the object store, not through this service")
+        claims = self._check_part_token(token, file_id, part_number)
+        upload = await asyncio.to_thread(self._get, file_id)
+        if upload.upload_id != claims.upload_id:
+            raise TokenInvalid("the token was minted for another upload")
+        upload.check_accepts_parts(self.clock.now())
+        planned = upload.plan.size_of(part_number)
+        _check_declared_length(part_number, planned, content_length)
+        digest = _decode_md5(content_md5)
+        writer = await asyncio.to_thread(self.blobs.open_part, upload, part_number)
+        try:
+            received = await pump(body, writer, planned)
+            upload.plan.check_received_size(part_number, received)
+            if digest is not None and digest != bytes.fromhex(writer.etag):
+                raise BadDigest(f"Content-MD5 does not match the body of part {part_number}")
+            part = await asyncio.to_thread(writer.commit)
+        except BaseException:
+            await asyncio.to_thread(writer.discard)
+            raise
+        return await asyncio.to_thread(self._record, upload, part)
+
+    def _check_part_token(self, token: str | None, file_id: str, part_number: int) -> TokenClaims:
+        if not token:
+            raise TokenMissing("the part URL has no token; ask for fresh part URLs")
+        claims = self.signer.verify(token, PART_PURPOSE, self.clock.now())
+        if claims.file_id != file_id:
+            raise TokenInvalid("the token was minted for another file")
+        if claims.part_number != part_number:
+            raise TokenInvalid(f"the token was minted for part {claims.part_number}")
+        return claims
+
+    def _record(self, upload: Upload, part: ReceivedPart) -> ReceivedPart:
+        now = self.clock.now()
+        if not self.repo.record_part(upload.id, part, now + self.policy.upload_expires_in, now):
+            current = self._get(upload.id)
+            raise InvalidState(f"upload {upload.id} is {current.status}; the part was not kept")
+        return part
+
+    # -- complete ---------------------------------------------------------
+
+    def complete(self, principal: Principal, file_id: str, parts: Sequence[PartRef]) -> Upload:
+        """Assemble the parts into the final file, once, whoever asks how often.
+
+        A completed upload completed again with the same parts returns the same
+        file. A part storage lost for good fails the upload; a backend that is
+        unavailable leaves it uploading so the client can retry.
+        """
+        upload = self.get_upload(principal, file_id)
+        if upload.status is UploadStatus.COMPLETED:
+            return self._same_completion(upload, parts)
+        upload.check_accepts_parts(self.clock.now())
+        ordered = check_completion(upload.plan, parts, self._received_map(upload))
+        with self._assembling.hold(file_id):
+            upload = self._get(file_id)
+            if upload.status is UploadStatus.COMPLETED:
+                return self._same_completion(upload, parts)
+            upload.check_accepts_parts(self.clock.now())
+            return self._assemble(upload, parts, ordered)
+
+    def _assemble(
+        self, upload: Upload, refs: Sequence[PartRef], ordered: Sequence[ReceivedPart]
+    ) -> Upload:
+        try:
+            self.blobs.assemble(upload, ordered)
+        except PartMissing as missing:
+            return self._after_missing_part(upload, refs, missing)
+        etag = multipart_etag([p.etag for p in ordered])
+        now = self.clock.now()
+        if not self.repo.set_status(
+            upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
+        ):
+            return self._after_lost_race(upload, refs)
+        log.info(
+            "upload %s completed (%d parts, %d bytes)", upload.id, len(ordered), upload.file_size
+        )
+        self._release(upload)
+        return self._get(upload.id)
+
+    def _after_missing_part(
+        self, upload: Upload, refs: Sequence[PartRef], missing: PartMissing
+    ) -> Upload:
+        current = self._get(upload.id)
+        if current.status is not UploadStatus.UPLOADING:
+            return self._after_lost_race(current, refs)
+        # A part re-uploaded meanwhile makes the client's list stale: that is its 400.
+        check_completion(current.plan, refs, self._received_map(current))
+        if self.repo.set_status(
+            upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, self.clock.now()
+        ):
+            log.error("upload %s failed: %s", upload.id, missing.detail)
+            raise missing
+        return self._after_lost_race(self._get(upload.id), refs)
+
+    def _after_lost_race(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
+        current = self._get(upload.id)
+        if current.status is UploadStatus.COMPLETED:
+            return self._same_completion(current, refs)
+        # Aborted (or failed) while we assembled: the final object must not outlive it.
+        self.blobs.delete(current)
+        raise InvalidState(f"upload {current.id} is {current.status}")
+
+    def _same_completion(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
+        try:
+            ordered = check_completion(upload.plan, refs, self._received_map(upload))
+        except InvalidInput as wrong:
+            raise InvalidState(f"upload {upload.id} was completed with other parts") from wrong
+        if multipart_etag([p.etag for p in ordered]) != upload.etag:
+            raise InvalidState(f"upload {upload.id} was completed with other parts")
+        return upload
+
+    def _release(self, upload: Upload) -> None:
+        try:
+            self.blobs.release_parts(upload)
+        except UploadcoreError:  # the file is complete; gc frees what is left
+            log.warning("upload %s: could not free its parts", upload.id, exc_info=True)
+
+    # -- abort ------------------------------------------------------------
+
+    def abort(self, principal: Principal, file_id: str) -> Upload:
+        """Mark the upload aborted and free its parts; aborting it again is a no-op."""
+        upload = self.get_upload(principal, file_id)
+        while upload.status is not UploadStatus.ABORTED:
+            if upload.status.is_terminal:
+                raise InvalidState(f"upload {file_id} is {upload.status}; it cannot be aborted")
+            if self.repo.set_status(file_id, upload.status, UploadStatus.ABORTED, self.clock.now()):
+                log.info("upload %s aborted by %s", file_id, principal.name)
+                break
+            upload = self._get(file_id)
+        try:
+            self.blobs.abort(upload)
+        except UploadcoreError:  # it is aborted either way; gc frees what is left
+            log.warning("upload %s: could not free its parts", file_id, exc_info=True)
+        return self._get(file_id)
+
+    # -- helpers ----------------------------------------------------------
+
+    def _get(self, file_id: str) -> Upload:
+        upload = self.repo.get(file_id)
+        if upload is None:
+            raise UploadNotFound(f"no upload with id {file_id}")
+        return upload
+
+    def _received(self, upload: Upload) -> Sequence[ReceivedPart]:
+        if self.receives_parts:  # we record every part we receive: the database is the truth
+            return self.repo.parts(upload.id)
+        return self.blobs.list_parts(upload)
+
+    def _received_map(self, upload: Upload) -> dict[int, ReceivedPart]:
+        return {p.part_number: p for p in self._received(upload)}
+
+
+def _check_metadata(request: NewUpload) -> None:
+    check_file_name(request.file_name)
+    check_content_type(request.file_content_type)
+    if request.parent_content_type is not None:
+        check_text("parent_content_type", request.parent_content_type)
+    if request.parent_object_id is not None:
+        check_text("parent_object_id", request.parent_object_id)
+
+
+def _check_declared_length(part_number: int, planned: int, content_length: int | None) -> None:
+    """Refuse a body whose declared length is wrong before reading any of it."""
+    if content_length is None or content_length == planned:
+        return
+    if content_length > planned:
+        raise PartTooLarge(
+            f"Content-Length {content_length} exceeds part {part_number}'s planned {planned} bytes"
+        )
+    raise PartSizeMismatch(
+        f"Content-Length {content_length} is short of part {part_number}'s planned {planned} bytes"
+    )
+
+
+def _decode_md5(header: str | None) -> bytes | None:
+    if header is None:
+        return None
+    try:
+        digest = base64.b64decode(header, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise BadDigest("Content-MD5 must be the base64 of a 16-byte MD5 digest")
+    return digest
+
+
+__all__ = [
+    "DOWNLOAD_PATH",
+    "PART_PATH",
+    "PART_PURPOSE",
+    "Initiated",
+    "NewUpload",
+    "PartUrl",
+    "UploadPolicy",
+    "UploadService",
+    "UploadState",
+]

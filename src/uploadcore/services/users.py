@@ -1,0 +1,46 @@
+"""Users and API keys: create a user, and authenticate a bearer key."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from uploadcore.domain.metadata import invalid
+from uploadcore.domain.upload import Principal
+from uploadcore.ports.repository import UserRepository
+
+KEY_PREFIX = "uc_"
+
+
+def hash_key(api_key: str) -> str:
+    """API keys carry 256 random bits, so one SHA-256 is as strong as a slow hash here."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewUser:
+    principal: Principal
+    api_key: str
+
+
+def create_user(users: UserRepository, name: str, is_admin: bool, now: datetime) -> NewUser:
+    """Create a user with a fresh API key; only the key's hash is stored."""
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
+        raise invalid("name", "must be 1 to 64 letters, digits or . _ - @")
+    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    users.add_user(name, hash_key(api_key), is_admin, now)
+    return NewUser(Principal(name, is_admin), api_key)
+
+
+class ApiKeyAuthenticator:
+    """The default Authenticator: bearer API keys looked up by their hash."""
+
+    def __init__(self, users: UserRepository) -> None:
+        self.users = users
+
+    def authenticate(self, credential: str) -> Principal | None:
+        if not credential.startswith(KEY_PREFIX) or len(credential) > 256:
+            return None
+        return self.users.principal_for_key(hash_key(credential))
