@@ -66,6 +66,8 @@ class Settings:
     public_base_url: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "media_root", Path(self.media_root))
         if not self.database_url:
             db = (self.data_dir / "uploadcore.db").absolute()
             object.__setattr__(self, "database_url", f"sqlite:///{db}")

@@ -38,7 +38,8 @@ def _one_line_errors(function: F) -> F:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+    one_line = " ".join(message.split())  # driver messages span lines; ours never do
+    click.echo(f"error: {one_line}", err=True)
     sys.exit(1)
 
 

@@ -67,7 +67,8 @@ files = Table(
     Column("id", String(64), primary_key=True),
     Column("upload_id", String(1024), nullable=False),
     Column("storage_key", String(1024), nullable=False),
-    Column("owner", String(64), ForeignKey("users.name"), nullable=False),
+    # A user name, not a foreign key: an embedder's own authenticator has its own users.
+    Column("owner", String(255), nullable=False),
     Column("file_name", String(255), nullable=False),
     Column("file_size", BigInteger, nullable=False),
     Column("file_content_type", String(255), nullable=False),

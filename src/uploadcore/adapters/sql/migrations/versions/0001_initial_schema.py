@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("upload_id", sa.String(length=1024), nullable=False),
         sa.Column("storage_key", sa.String(length=1024), nullable=False),
-        sa.Column("owner", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=255), nullable=False),
         sa.Column("file_name", sa.String(length=255), nullable=False),
         sa.Column("file_size", sa.BigInteger(), nullable=False),
         sa.Column("file_content_type", sa.String(length=255), nullable=False),
@@ -45,7 +45,6 @@ def upgrade() -> None:
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("modified", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["owner"], ["users.name"], name=op.f("fk_files_owner_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
     )
     with op.batch_alter_table("files", schema=None) as batch_op:
