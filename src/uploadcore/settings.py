@@ -31,7 +31,10 @@ def parse_size(value: str) -> int:
     match = _NUMBER.fullmatch(value)
     if not match or match[2].lower() not in _SIZE_UNITS:
         raise ValueError("expected bytes or a size such as 5MiB or 5GB")
-    return int(float(match[1]) * _SIZE_UNITS[match[2].lower()])
+    size = float(match[1]) * _SIZE_UNITS[match[2].lower()]
+    if not size.is_integer():
+        raise ValueError("is not a whole number of bytes")
+    return int(size)
 
 
 def parse_duration(value: str) -> timedelta:
@@ -86,7 +89,8 @@ class Settings:
             try:
                 values[name] = parse(raw.strip())
             except ValueError as error:
-                raise SettingsError(f"{PREFIX}{name.upper()}={raw!r}: {error}") from None
+                shown = "<hidden>" if name == "secret_key" else repr(raw)  # never echo a key
+                raise SettingsError(f"{PREFIX}{name.upper()}={shown}: {error}") from None
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.upload_storage_handler == "s3" and not settings.aws_storage_bucket_name:
             raise SettingsError(

@@ -259,11 +259,17 @@ def _safe(name: str) -> str:
 
 
 def _remove_tree(path: Path) -> None:
-    """rmtree that tolerates another remover (a racing abort or gc) working on the same tree."""
+    """rmtree that tolerates others working on the same tree.
+
+    Another remover (a racing abort or gc) may delete entries first, and a part
+    being committed may rename itself in after rmtree listed the directory.
+    """
     for _ in range(5):
         try:
             shutil.rmtree(path)
-        except FileNotFoundError:
+        except OSError as error:
+            if error.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+                raise
             if path.exists():
                 continue
         return

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
 from uploadcore.domain.parts import ReceivedPart
-from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.domain.upload import Principal, Upload, UploadStatus, check_transition
 from uploadcore.ports.blobs import PreparedUpload
 
 
@@ -61,6 +61,7 @@ class InMemoryRepository:
         now: datetime,
         etag: str | None = None,
     ) -> bool:
+        check_transition(expected, new)
         with self._lock:
             upload = self._uploads.get(file_id)
             if upload is None or upload.status is not expected:
@@ -160,6 +161,8 @@ class InMemoryBlobStore:
         with self._lock:
             if upload_id not in self.parts:
                 raise InvalidState("the upload's storage is gone; it was aborted or completed")
+            # Re-insert so dict order is upload order: list_parts reports the newest copy.
+            self.parts[upload_id].pop(key, None)
             self.parts[upload_id][key] = data
 
 

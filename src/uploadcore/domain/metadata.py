@@ -12,7 +12,9 @@ _TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 _PARAM = rf"\s*;\s*{_TOKEN}=(?:{_TOKEN}|\"[^\"\\\x00-\x1f\x7f]*\")"
 _MIME = re.compile(rf"{_TOKEN}/{_TOKEN}(?:{_PARAM})*")
 # Bidirectional overrides and isolates let a name display as something it is not.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Control, surrogate, and line/paragraph separator categories: none belong in a one-line name.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 def invalid(field: str, message: str) -> InvalidInput:
@@ -24,7 +26,7 @@ def check_text(field: str, value: str) -> str:
     if not 1 <= len(value) <= MAX_TEXT:
         raise invalid(field, f"must be 1 to {MAX_TEXT} characters, got {len(value)}")
     for ch in value:
-        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+        if ch in _BIDI or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
             raise invalid(field, f"must not contain the control character U+{ord(ch):04X}")
     return value
 

@@ -41,6 +41,8 @@ class UploadRepository(Protocol):
 
         Also sets `modified` to `now` and, when given, the final `etag`.
         Returns False, changing nothing, when another writer got there first.
+        Raises InvalidState, changing nothing, if `expected -> new` is not an
+        allowed transition (a terminal status is never left).
         """
 
     def record_part(

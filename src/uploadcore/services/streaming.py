@@ -24,26 +24,38 @@ async def pump(chunks: AsyncIterable[bytes], writer: PartWriter, limit: int) -> 
     """
     loop = asyncio.get_running_loop()
     in_flight: asyncio.Future[None] | None = None
-    buffer = bytearray()
+    # Chunks are gathered by reference and joined on the writer's thread: copying
+    # them into one buffer here would cost the event loop a memcpy of every byte.
+    pending: list[bytes] = []
+    pending_size = 0
     total = 0
     try:
         async for chunk in chunks:
             total += len(chunk)
             if total > limit:
                 raise PartTooLarge(f"the part is larger than its planned {limit} bytes")
-            buffer += chunk
-            if len(buffer) >= BUFFER_SIZE:
+            # A producer may reuse a mutable buffer: keep only immutable bytes.
+            pending.append(chunk if type(chunk) is bytes else bytes(chunk))
+            pending_size += len(chunk)
+            if pending_size >= BUFFER_SIZE:
                 if in_flight is not None:
                     await in_flight
-                in_flight = loop.run_in_executor(None, writer.write, buffer)
-                buffer = bytearray()
+                in_flight = loop.run_in_executor(None, _write_joined, writer, pending)
+                pending, pending_size = [], 0
         if in_flight is not None:
             await in_flight
             in_flight = None
-        if buffer:
-            await loop.run_in_executor(None, writer.write, buffer)
+        if pending_size:
+            await loop.run_in_executor(None, _write_joined, writer, pending)
         return total
     finally:
         if in_flight is not None:  # an error left a write running: let it finish first
             with contextlib.suppress(Exception):
                 await in_flight
+
+
+def _write_joined(writer: PartWriter, chunks: list[bytes]) -> None:
+    """Join and write on the worker thread (bytes.join of 1 MiB releases the GIL)."""
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    chunks.clear()  # the joined copy is all we need: free the chunks now
+    writer.write(data)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from uploadcore.adapters.sql.tables import files, parts, users
 from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
 from uploadcore.domain.parts import PartPlan, ReceivedPart
-from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.domain.upload import Principal, Upload, UploadStatus, check_transition
 
 
 class SqlAlchemyRepository:
@@ -69,6 +69,7 @@ class SqlAlchemyRepository:
         now: datetime,
         etag: str | None = None,
     ) -> bool:
+        check_transition(expected, new)  # a terminal status is never overwritten
         values: dict[str, Any] = {"upload_status": new.value, "modified": now}
         if etag is not None:
             values["etag"] = etag

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,8 +27,11 @@ class Api:
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
             *_both("/v1/files/uploads/", self.initiate, ["POST"]),
-            *_both("/v1/files/uploads/{file_id}/", self.upload_state, ["GET"]),
-            *_both("/v1/files/uploads/{file_id}/", self.abort, ["DELETE"]),
+            *_both(
+                "/v1/files/uploads/{file_id}/",
+                _by_method(GET=self.upload_state, DELETE=self.abort),
+                ["GET", "DELETE"],
+            ),
             *_both("/v1/files/uploads/{file_id}/complete/", self.complete, ["POST"]),
             *_both("/healthz/", self.healthz, ["GET"]),
         ]
@@ -110,7 +115,9 @@ class Api:
         if not isinstance(blobs, ServesFiles):  # pragma: no cover - the route needs it
             raise UploadcoreError("this store does not serve files")
         return FileResponse(
-            blobs.file_path(upload), media_type=upload.file_content_type, filename=upload.file_name
+            blobs.file_path(upload),
+            media_type=upload.file_content_type,
+            headers={"Content-Disposition": _content_disposition(upload.file_name)},
         )
 
     async def healthz(self, request: Request) -> Response:
@@ -122,6 +129,27 @@ def _both(path: str, endpoint: Any, methods: list[str]) -> list[Route]:
     """Every path answers with and without its trailing slash, without a redirect."""
     bare = path.rstrip("/")
     return [Route(path, endpoint, methods=methods), Route(bare, endpoint, methods=methods)]
+
+
+def _by_method(**endpoints: Callable[[Request], Awaitable[Response]]) -> Any:
+    """One route for a path with several methods, so a 405's `Allow` lists all of them."""
+
+    async def endpoint(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint
+
+
+def _content_disposition(name: str) -> str:
+    """RFC 6266: a plain-ASCII `filename` every client reads, plus `filename*` for the rest.
+
+    The fallback drops what some clients mangle inside a quoted string (`"`, `\\`, `%`).
+    """
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in name)
+    header = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
 
 
 def _part_number(raw: str) -> int:

@@ -1,0 +1,103 @@
+"""The Alembic migrations build exactly the schema in `tables.py`, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, select
+
+from uploadcore.adapters.sql import make_engine, upgrade
+from uploadcore.adapters.sql.engine import SQLITE_BUSY_TIMEOUT_MS
+from uploadcore.adapters.sql.migrate import alembic_config
+from uploadcore.adapters.sql.tables import metadata, users
+
+TABLES = {"users", "files", "parts"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """A database that `upgrade` has brought to the newest schema."""
+    migrated: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return migrated
+
+
+def differences(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def test_the_migrated_schema_matches_the_tables_exactly(engine: Engine) -> None:
+    assert differences(engine) == []
+    assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_the_database_is_at_the_newest_revision_after_upgrade(engine: Engine) -> None:
+    head = head_revision(engine)
+
+    assert head is not None
+    assert current_revision(engine) == head
+
+
+def test_upgrading_again_changes_nothing_and_keeps_the_data(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            users.insert().values(
+                name="alice", key_hash="k" * 64, is_admin=False, created=datetime.now(UTC)
+            )
+        )
+    revision = current_revision(engine)
+
+    upgrade(engine)
+    upgrade(engine)
+
+    assert current_revision(engine) == revision
+    assert differences(engine) == []
+    with engine.connect() as connection:
+        assert connection.execute(select(users.c.name)).scalars().all() == ["alice"]
+
+
+def test_upgrade_builds_the_schema_in_an_empty_sqlite_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        assert inspect(engine).get_table_names() == []
+
+        upgrade(engine)
+
+        assert set(inspect(engine).get_table_names()) == {*TABLES, "alembic_version"}
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_engine_uses_wal_a_busy_timeout_full_sync_and_foreign_keys(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        # Every pooled connection is configured, not just the first.
+        with engine.connect() as first, engine.connect() as second:
+            for connection in (first, second):
+                pragma = connection.exec_driver_sql
+                assert pragma("PRAGMA journal_mode").scalar() == "wal"
+                assert pragma("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+                assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
+                assert pragma("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+    assert SQLITE_BUSY_TIMEOUT_MS >= 5_000
