@@ -1,0 +1,343 @@
+"""The `uploadcore` command line, through Click's runner and as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx2
+import pytest
+from click.testing import CliRunner, Result
+from starlette.testclient import TestClient
+
+from uploadcore import bootstrap
+from uploadcore.domain.upload import Principal
+from uploadcore.entrypoints.cli import main
+from uploadcore.entrypoints.http.app import create_app
+from uploadcore.settings import Settings
+
+UPLOADCORE = Path(sys.executable).with_name("uploadcore")
+SERVER_START_TIMEOUT = 20.0
+UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody@127.0.0.1:1/uploadcore"
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh UPLOADCORE_DATA_DIR, with no other UPLOADCORE_ setting leaking in."""
+    for name in list(os.environ):
+        if name.startswith("UPLOADCORE_") and not name.startswith("UPLOADCORE_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "data"
+    monkeypatch.setenv("UPLOADCORE_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def run(data_dir: Path) -> Run:
+    """Run `uploadcore ARGS...` in process; `env=` adds or overrides variables."""
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def settings_from_env() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def api_key_of(result: Result) -> str:
+    assert result.exit_code == 0, result.output
+    key = result.stdout.rstrip("\n").splitlines()[-1]
+    assert key == key.strip()
+    assert " " not in key
+    return key
+
+
+def authenticate(key: str) -> Principal | None:
+    core = bootstrap.build(settings_from_env())
+    try:
+        return core.authenticator.authenticate(key)
+    finally:
+        core.close()
+
+
+def assert_one_line_error(result: Result, *words: str) -> str:
+    """A failed command: non-zero exit, one `error: ...` line on stderr, no traceback."""
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0]
+    return lines[0]
+
+
+# -- help --------------------------------------------------------------------------
+
+
+def test_the_top_level_help_lists_the_commands(run: Run) -> None:
+    result = run("--help")
+
+    assert result.exit_code == 0
+    for command in ("serve", "users", "db"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["serve"], "--port"),
+        (["users"], "create"),
+        (["users", "create"], "--admin"),
+        (["db"], "upgrade"),
+        (["db", "upgrade"], "migrations"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_command_documents_itself(
+    run: Run, args: list[str], mentions: str, flag: str
+) -> None:
+    result = run(*args, flag)
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: ")
+    assert mentions in result.stdout
+
+
+def test_the_version_is_printed(run: Run) -> None:
+    result = run("--version")
+
+    assert result.exit_code == 0
+    assert "0.1.0" in result.stdout
+
+
+# -- users create -------------------------------------------------------------------
+
+
+def test_users_create_prints_a_key_that_authenticates_as_the_new_user(run: Run) -> None:
+    key = api_key_of(run("users", "create", "alice"))
+
+    assert authenticate(key) == Principal("alice", is_admin=False)
+
+
+def test_a_created_key_works_against_the_http_api(run: Run) -> None:
+    key = api_key_of(run("users", "create", "alice"))
+    settings = settings_from_env()
+
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/v1/files/uploads/",
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "file_name": "a.txt",
+                "file_size": 1,
+                "file_content_type": "text/plain",
+                "num_parts": 1,
+                "part_size": 1,
+            },
+        )
+        unauthenticated = client.get("/v1/files/uploads/x/")
+
+    assert response.status_code == 201, response.text
+    assert response.json()["file_obj"]["owner"] == "alice"
+    assert unauthenticated.status_code == 401
+
+
+def test_users_create_admin_makes_an_admin(run: Run) -> None:
+    result = run("users", "create", "root", "--admin")
+
+    assert "admin" in result.stdout
+    assert authenticate(api_key_of(result)) == Principal("root", is_admin=True)
+
+
+def test_every_user_gets_a_different_key(run: Run) -> None:
+    keys = {api_key_of(run("users", "create", name)) for name in ("a", "b", "c")}
+
+    assert len(keys) == 3
+
+
+def test_only_a_hash_of_the_key_is_stored(run: Run, data_dir: Path) -> None:
+    key = api_key_of(run("users", "create", "alice"))
+
+    stored = b"".join(p.read_bytes() for p in data_dir.glob("uploadcore.db*"))
+    assert key.encode() not in stored
+    assert key.removeprefix("uc_").encode() not in stored
+
+
+def test_creating_a_user_that_exists_fails_with_one_line(run: Run) -> None:
+    first = api_key_of(run("users", "create", "alice"))
+
+    result = run("users", "create", "alice")
+
+    assert result.exit_code == 1
+    assert_one_line_error(result, "alice")
+    assert result.stdout == ""
+    assert authenticate(first) == Principal("alice")
+
+
+@pytest.mark.parametrize("name", ["two words", "", "x" * 65, "semi;colon"])
+def test_a_bad_user_name_fails_with_one_line(run: Run, name: str) -> None:
+    result = run("users", "create", name)
+
+    assert result.exit_code == 1
+    assert_one_line_error(result, "name")
+
+
+# -- db upgrade ---------------------------------------------------------------------
+
+
+def test_db_upgrade_creates_the_database_in_a_fresh_directory_and_is_idempotent(
+    run: Run, data_dir: Path
+) -> None:
+    first = run("db", "upgrade")
+    second = run("db", "upgrade")
+
+    assert (first.exit_code, second.exit_code) == (0, 0), first.output + second.output
+    assert "up to date" in second.stdout
+    assert (data_dir / "uploadcore.db").is_file()
+    assert api_key_of(run("users", "create", "alice"))
+
+
+def test_db_upgrade_against_an_unreachable_postgresql_fails_with_one_line(run: Run) -> None:
+    result = run("db", "upgrade", env={"UPLOADCORE_DATABASE_URL": UNREACHABLE_POSTGRES})
+
+    assert result.exit_code == 1
+    assert_one_line_error(result, "database")
+
+
+def test_users_create_against_an_unreachable_postgresql_fails_with_one_line(run: Run) -> None:
+    result = run("users", "create", "a", env={"UPLOADCORE_DATABASE_URL": UNREACHABLE_POSTGRES})
+
+    assert result.exit_code == 1
+    assert_one_line_error(result, "database")
+
+
+# -- settings -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("UPLOADCORE_MAX_PARTS", "-3"),
+        ("UPLOADCORE_MAX_PARTS", "many"),
+        ("UPLOADCORE_MAX_FILE_UPLOAD_SIZE", "lots"),
+        ("UPLOADCORE_MIN_PART_SIZE", "-5MiB"),
+        ("UPLOADCORE_UPLOAD_EXPIRES_IN", "-1h"),
+        ("UPLOADCORE_PRESIGNED_URL_EXPIRES_IN", "soon"),
+        ("UPLOADCORE_DATABASE_URL", "mysql://db/uploads"),
+        ("UPLOADCORE_BASE_URL", "ftp://example.com"),
+        ("UPLOADCORE_SECRET_KEY", "short"),
+        ("UPLOADCORE_UPLOAD_STORAGE_HANDLER", "floppy"),
+    ],
+)
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["users", "create", "alice"]])
+def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
+    run: Run, data_dir: Path, name: str, value: str, command: list[str]
+) -> None:
+    result = run(*command, env={name: value})
+
+    assert_one_line_error(result, name)
+    assert result.stdout == ""
+
+
+# -- serve, as a real process --------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"uploadcore serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx2.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"uploadcore serve did not answer /healthz:\n{log.read_text()}")
+
+
+def test_serve_runs_the_api_in_a_real_process(run: Run, data_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(UPLOADCORE), "serve", "--port", str(port)],
+            env=dict(os.environ),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_healthy(process, url, log)
+        secret = data_dir / "secret_key"
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+        key = api_key_of(run("users", "create", "alice"))
+        downloaded, tokens = upload_through(url, key, b"hello, uploadcore")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=SERVER_START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    assert downloaded == b"hello, uploadcore"
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises it for the process manager to see.
+    assert process.returncode in (0, -signal.SIGTERM), log.read_text()
+    logged = log.read_text()
+    assert f"listening on {url}" in logged
+    assert "Application shutdown complete" in logged
+    assert "token=[redacted]" in logged
+    assert not any(token in logged for token in tokens), "a URL token reached the log"
+    assert key not in logged
+
+
+def upload_through(url: str, key: str, data: bytes) -> tuple[bytes, list[str]]:
+    """One whole upload through a running server: the downloaded bytes, the URL tokens used."""
+    with httpx2.Client(base_url=url, timeout=10, trust_env=False) as client:
+        auth = {"Authorization": f"Bearer {key}"}
+        initiated = client.post(
+            "/v1/files/uploads/",
+            headers=auth,
+            json={
+                "file_name": "hello.txt",
+                "file_size": len(data),
+                "file_content_type": "text/plain",
+                "num_parts": 1,
+                "part_size": len(data),
+            },
+        )
+        assert initiated.status_code == 201, initiated.text
+        part_url = initiated.json()["presigned_urls"][0]["url"]
+        assert part_url.startswith(url)
+        part = client.put(part_url, content=data)
+        assert part.status_code == 200, part.text
+        file_id = initiated.json()["file_obj"]["id"]
+        completed = client.post(
+            f"/v1/files/uploads/{file_id}/complete/", headers=auth, json={"parts": [part.json()]}
+        )
+        assert completed.status_code == 200, completed.text
+        download_url = completed.json()["url"]
+        tokens = [u.split("token=")[1] for u in (part_url, download_url)]
+        return client.get(download_url).content, tokens
