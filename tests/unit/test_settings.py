@@ -120,7 +120,9 @@ def test_sizes_take_plain_bytes_or_units(value: str, size: int) -> None:
     assert from_env(MIN_PART_SIZE=value).min_part_size == size
 
 
-@pytest.mark.parametrize("value", ["-1", "-5MiB", "five", "5XB", "5 M iB", "MiB", "1e9", "0x10", "1.7", "0.5B"])
+@pytest.mark.parametrize(
+    "value", ["-1", "-5MiB", "five", "5XB", "5 M iB", "MiB", "1e9", "0x10", "1.7", "0.5B"]
+)
 def test_a_bad_size_names_the_variable_and_the_value(value: str) -> None:
     message = error_for(MAX_FILE_UPLOAD_SIZE=value)
 
