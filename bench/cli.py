@@ -10,8 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.assembly import assembly
+from bench.client_upload import client_upload
+from bench.details import details
+from bench.gc import gc
 from bench.harness import BenchError, Context, Row, format_table, progress
 from bench.initiate import initiate
+from bench.listing import listing
+from bench.s3_presign import s3_presign
 from bench.uploads import memory, upload_1, upload_4
 
 BENCHMARKS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
@@ -20,6 +25,17 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
     "memory": (memory, "server peak-minus-idle RSS over four concurrent part PUTs"),
     "assembly": (assembly, "assemble 64 x 16 MiB parts vs copy_file_range and cat && sync"),
     "initiate": (initiate, "initiate with 10,000 parts vs signing 10,000 tokens + json.dumps"),
+    "s3-presign": (
+        s3_presign,
+        "initiate with 10,000 parts on S3 vs 10,000 generate_presigned_url calls",
+    ),
+    "client-upload": (
+        client_upload,
+        "`uploadcore upload` of 1 GiB, --parallel 4, vs curl sending the parts in turn",
+    ),
+    "gc": (gc, "`uploadcore gc` over 100,000 expired uploads vs one SQL UPDATE; peak RSS"),
+    "listing": (listing, "a list page 90,000 rows deep vs the first page, 100,000 files"),
+    "details": (details, "GET /v1/files/{id}/ req/s (wrk) vs a bare Starlette JSON endpoint"),
 }
 
 

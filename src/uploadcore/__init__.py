@@ -25,6 +25,7 @@ _LAZY = {
     "SystemClock": "uploadcore.adapters.clock",
     "RandomIds": "uploadcore.adapters.clock",
     "LocalDiskBlobStore": "uploadcore.adapters.local",
+    "S3BlobStore": "uploadcore.adapters.s3",
     "ItsDangerousSigner": "uploadcore.adapters.signer",
     "SqlAlchemyRepository": "uploadcore.adapters.sql",
     "Settings": "uploadcore.settings",
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         InMemoryRepository,
         SequentialIds,
     )
+    from uploadcore.adapters.s3 import S3BlobStore
     from uploadcore.adapters.signer import ItsDangerousSigner
     from uploadcore.adapters.sql import SqlAlchemyRepository
     from uploadcore.bootstrap import Uploadcore, build, build_service, prepare

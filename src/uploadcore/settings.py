@@ -60,6 +60,9 @@ class Settings:
     max_parts: int = 10_000
     presigned_url_expires_in: timedelta = timedelta(hours=1)
     upload_expires_in: timedelta = timedelta(hours=24)
+    # A request body that sends nothing for this long is cut off (408): a stalled
+    # client must not hold a connection and a half-written part forever.
+    body_read_timeout: timedelta = timedelta(seconds=60)
     cors_allow_origins: tuple[str, ...] = ()
     aws_storage_bucket_name: str | None = None
     aws_s3_region_name: str = "us-east-1"
@@ -177,6 +180,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "max_parts": _count,
     "presigned_url_expires_in": _positive_duration,
     "upload_expires_in": _positive_duration,
+    "body_read_timeout": _positive_duration,
     "cors_allow_origins": _origins,
     "aws_storage_bucket_name": str,
     "aws_s3_region_name": str,

@@ -23,14 +23,17 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 
+from uploadcore.adapters import local_leftovers
 from uploadcore.domain.errors import (
     InsufficientStorage,
     InvalidState,
     PartMissing,
     StorageUnavailable,
 )
+from uploadcore.domain.gc import Leftover
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Upload
 from uploadcore.ports.blobs import PreparedUpload
@@ -114,6 +117,23 @@ class LocalDiskBlobStore:
             return
         with _os_errors(f"delete file {upload.id}"):
             self.path_of(upload.storage_key).unlink(missing_ok=True)
+
+    # -- SweepsLeftovers (for gc; see local_leftovers.py) -------------------
+
+    def leftovers(self, older_than: datetime) -> Iterator[Leftover]:
+        with _os_errors("list leftover temporary files"):
+            yield from local_leftovers.temp_dirs(self.root, older_than)
+            yield from local_leftovers.stray_files(self.root, older_than)
+
+    def remove_leftover(self, leftover: Leftover, older_than: datetime) -> int | None:
+        with _os_errors(f"remove {leftover.key}"):
+            return local_leftovers.remove(self.root, leftover, older_than)
+
+    def held(self, upload: Upload) -> Leftover | None:
+        if not upload.upload_id:
+            return None
+        with _os_errors(f"measure the parts of upload {upload.id}"):
+            return local_leftovers.held(self.root, _safe(upload.upload_id))
 
     @contextmanager
     def _open_part(self, upload: Upload, part: ReceivedPart) -> Iterator[int]:

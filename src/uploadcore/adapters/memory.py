@@ -7,16 +7,21 @@ test suites run against both) and are safe to use from several threads.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
+from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
+from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus, check_transition
 from uploadcore.ports.blobs import PreparedUpload
+from uploadcore.ports.gc import Keyset
+from uploadcore.ports.repository import UserAccount
 
 
 class InMemoryRepository:
@@ -26,7 +31,8 @@ class InMemoryRepository:
         self._lock = threading.Lock()
         self._uploads: dict[str, Upload] = {}
         self._parts: dict[str, dict[int, ReceivedPart]] = {}
-        self._users: dict[str, tuple[str, bool]] = {}  # key hash -> (name, is_admin)
+        self._users: dict[str, UserAccount] = {}  # name -> account
+        self._keys: dict[str, str] = {}  # key hash -> name
 
     def add(self, upload: Upload) -> None:
         with self._lock:
@@ -93,16 +99,133 @@ class InMemoryRepository:
             parts = self._parts.get(file_id, {})
             return [parts[n] for n in sorted(parts)]
 
+    def list_files(
+        self, where: FileFilter, after: ListPosition | None, limit: int
+    ) -> Sequence[Upload]:
+        # A scan and a sort: fine in memory, and the same order as the database's index.
+        with self._lock:
+            found = [
+                u
+                for u in self._uploads.values()
+                if where.matches(u) and (after is None or after.is_after(u))
+            ]
+        return heapq.nlargest(limit, found, key=sort_key)
+
+    def update_metadata(self, file_id: str, update: MetadataUpdate, now: datetime) -> bool:
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None or upload.deleted is not None:
+                return False
+            self._uploads[file_id] = update.apply(upload, now)
+            return True
+
+    def mark_deleted(self, file_id: str, now: datetime) -> bool:
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None or not upload.status.is_terminal:
+                return False
+            if upload.deleted is None:
+                self._uploads[file_id] = replace(upload, deleted=now)
+            return True
+
+    def remove(self, file_id: str) -> bool:
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None or upload.deleted is None:
+                return False
+            del self._uploads[file_id]
+            self._parts.pop(file_id, None)
+            return True
+
+    # -- gc ---------------------------------------------------------------
+
+    def expired_uploads(
+        self, status: UploadStatus, now: datetime, after: Keyset | None, limit: int
+    ) -> Sequence[Upload]:
+        with self._lock:
+            found = [
+                u
+                for u in self._uploads.values()
+                if u.status is status
+                and u.expires_at <= now
+                and (after is None or (u.expires_at, u.id) > after)
+            ]
+        return heapq.nsmallest(limit, found, key=lambda u: (u.expires_at, u.id))
+
+    def abort_expired(self, file_ids: Collection[str], now: datetime) -> set[str]:
+        changed = set()
+        with self._lock:
+            for file_id in file_ids:
+                upload = self._uploads.get(file_id)
+                if upload is not None and upload.is_expired(now):
+                    self._uploads[file_id] = upload.with_status(UploadStatus.ABORTED, now)
+                    changed.add(file_id)
+        return changed
+
+    def ended_uploads(
+        self, status: UploadStatus, before: datetime, after: Keyset | None, limit: int
+    ) -> Sequence[Upload]:
+        with self._lock:
+            found = [
+                u
+                for u in self._uploads.values()
+                if u.status is status
+                and u.modified <= before
+                and (after is None or (u.modified, u.id) > after)
+            ]
+        return heapq.nsmallest(limit, found, key=lambda u: (u.modified, u.id))
+
+    def purge(
+        self, file_ids: Collection[str], statuses: Collection[UploadStatus], before: datetime
+    ) -> set[str]:
+        purged = set()
+        with self._lock:
+            for file_id in file_ids:
+                upload = self._uploads.get(file_id)
+                if upload is not None and upload.status in statuses and upload.modified <= before:
+                    del self._uploads[file_id]
+                    self._parts.pop(file_id, None)
+                    purged.add(file_id)
+        return purged
+
+    def live_upload_ids(self, upload_ids: Collection[str]) -> set[str]:
+        wanted = set(upload_ids)
+        with self._lock:
+            return {
+                u.upload_id
+                for u in self._uploads.values()
+                if u.upload_id in wanted and not u.status.is_terminal
+            }
+
+    # -- users ------------------------------------------------------------
+
     def add_user(self, name: str, key_hash: str, is_admin: bool, now: datetime) -> None:
         with self._lock:
-            if any(existing == name for existing, _ in self._users.values()):
+            if name in self._users:
                 raise AlreadyExists(f"a user named {name} exists")
-            self._users[key_hash] = (name, is_admin)
+            self._users[name] = UserAccount(name, is_admin, now, has_key=True)
+            self._keys[key_hash] = name
 
     def principal_for_key(self, key_hash: str) -> Principal | None:
         with self._lock:
-            found = self._users.get(key_hash)
-        return Principal(*found) if found else None
+            name = self._keys.get(key_hash)
+            account = None if name is None else self._users[name]
+        return None if account is None else Principal(account.name, account.is_admin)
+
+    def list_users(self) -> Sequence[UserAccount]:
+        with self._lock:
+            return [self._users[name] for name in sorted(self._users)]
+
+    def set_key_hash(self, name: str, key_hash: str | None) -> bool:
+        with self._lock:
+            account = self._users.get(name)
+            if account is None:
+                return False
+            self._keys = {k: n for k, n in self._keys.items() if n != name}
+            if key_hash is not None:
+                self._keys[key_hash] = name
+            self._users[name] = replace(account, has_key=key_hash is not None)
+            return True
 
 
 class InMemoryBlobStore:

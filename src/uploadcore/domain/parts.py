@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from uploadcore.domain.errors import (
     EtagMismatch,
+    FieldError,
     FileTooLarge,
     InvalidInput,
     PartPlanMismatch,
@@ -99,6 +100,15 @@ class PartPlan:
         if not 1 <= part_number <= self.num_parts:
             raise InvalidInput(f"part number {part_number} is outside 1..{self.num_parts}")
 
+    def checked_part_numbers(self, numbers: Iterable[int]) -> tuple[int, ...]:
+        """The distinct part numbers asked for, ascending; InvalidInput naming any outside."""
+        wanted = sorted(set(numbers))
+        outside = [n for n in wanted if not 1 <= n <= self.num_parts]
+        if outside:
+            message = f"part numbers outside 1..{self.num_parts}: {_ranges(outside)}"
+            raise InvalidInput(message, errors=(FieldError("part_numbers", message),))
+        return tuple(wanted)
+
     def check_received_size(self, part_number: int, received: int) -> None:
         """Raise PartSizeMismatch (short) or PartTooLarge (long) unless exact."""
         planned = self.size_of(part_number)
@@ -185,19 +195,36 @@ def _check_numbering(plan: PartPlan, numbers: Sequence[int]) -> None:
 
 
 def _ranges(numbers: Iterable[int]) -> str:
-    """`1, 3-5, 9` for [1, 3, 4, 5, 9]: short even for thousands of parts."""
+    """`1, 3-5, 9` for [1, 3, 4, 5, 9]: short even for thousands of parts.
+
+    At most `_MAX_SPANS` spans are named, then how many more there are, so a
+    hostile list (every other number of 10**5) never makes a megabyte message.
+    """
     spans: list[list[int]] = []
     for n in numbers:
         if spans and n == spans[-1][1] + 1:
             spans[-1][1] = n
         else:
             spans.append([n, n])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans[:_MAX_SPANS])
+    if len(spans) > _MAX_SPANS:
+        text += f" and {len(spans) - _MAX_SPANS} more"
+    return text
+
+
+_MAX_SPANS = 20
 
 
 def multipart_etag(part_etags: Sequence[str]) -> str:
-    """S3's etag of a multipart object: md5 of the binary part md5s, then `-N`."""
+    """S3's etag of a multipart object: md5 of the binary part md5s, then `-N`.
+
+    Raises EtagMismatch for an etag that is not hexadecimal: no part has one, and
+    an etag may come from a client.
+    """
     digest = hashlib.md5(usedforsecurity=False)
     for etag in part_etags:
-        digest.update(bytes.fromhex(normalize_etag(etag)))
+        try:
+            digest.update(bytes.fromhex(normalize_etag(etag)))
+        except ValueError:
+            raise EtagMismatch(f"etag {etag[:40]!r} is not hexadecimal: no part has it") from None
     return f"{digest.hexdigest()}-{len(part_etags)}"

@@ -52,7 +52,9 @@ class Upload:
 
     `id` is the file id clients use everywhere; `upload_id` is the storage's
     own id for the multipart upload; `storage_key` is where the final object
-    lives, chosen once at initiate.
+    lives, chosen once at initiate. `deleted` is set when a deletion has begun:
+    from then on the file is gone for clients, while its record waits for its
+    stored bytes to be removed.
     """
 
     id: str
@@ -69,6 +71,7 @@ class Upload:
     etag: str | None = None
     parent_content_type: str | None = None
     parent_object_id: str | None = None
+    deleted: datetime | None = None
 
     @property
     def file_size(self) -> int:

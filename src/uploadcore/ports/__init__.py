@@ -7,24 +7,32 @@ from uploadcore.ports.blobs import (
     BlobStore,
     PartWriter,
     PreparedUpload,
+    PresignsUrls,
     ReceivesParts,
     ServesFiles,
 )
 from uploadcore.ports.clock import Clock, IdGenerator
-from uploadcore.ports.repository import UploadRepository, UserRepository
+from uploadcore.ports.gc import GcQueries, GcRepository, Keyset, SweepsLeftovers
+from uploadcore.ports.repository import UploadRepository, UserAccount, UserRepository
 from uploadcore.ports.signer import Signer, TokenClaims
 
 __all__ = [
     "Authenticator",
     "BlobStore",
     "Clock",
+    "GcQueries",
+    "GcRepository",
     "IdGenerator",
+    "Keyset",
     "PartWriter",
     "PreparedUpload",
+    "PresignsUrls",
     "ReceivesParts",
     "ServesFiles",
     "Signer",
+    "SweepsLeftovers",
     "TokenClaims",
     "UploadRepository",
+    "UserAccount",
     "UserRepository",
 ]

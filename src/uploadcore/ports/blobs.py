@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from uploadcore.domain.parts import ReceivedPart
@@ -30,14 +31,25 @@ class BlobStore(Protocol):
         """Make room for the parts of a new upload; returns its storage ids."""
 
     def list_parts(self, upload: Upload) -> Sequence[ReceivedPart]:
-        """The parts storage holds for an upload, in part-number order."""
+        """The parts storage holds for an upload, in part-number order.
 
-    def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
+        Once its parts are freed, an upload lists no parts, or, on a store that
+        keeps a record of each multipart upload (S3), raises PartMissing: storage
+        no longer knows the upload at all (completed, aborted or expired there).
+        """
+
+    def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> str | None:
         """Concatenate `parts` (in the order given) into the final object.
 
         Durable when it returns: the final object survives a power cut.
         Idempotent. Raises PartMissing naming a part storage no longer holds.
         Keeps the parts: call `release_parts` once the completion is recorded.
+
+        Returns the final object's etag when storage computes its own (S3),
+        None when the service is to compute the S3-style multipart etag.
+        A store that turns the parts into the object (S3) may keep no parts
+        afterwards, and assembles only in ascending part-number order, which
+        is the order the service always gives.
         """
 
     def release_parts(self, upload: Upload) -> None:
@@ -76,6 +88,35 @@ class ReceivesParts(Protocol):
 
     def open_part(self, upload: Upload, part_number: int) -> PartWriter:
         """Start receiving a part; raises InvalidState if the upload's storage is gone."""
+
+
+@runtime_checkable
+class PresignsUrls(Protocol):
+    """A store clients talk to directly, through URLs it signs itself (S3).
+
+    The service hands out these URLs instead of its own token-signed ones.
+    Signing is local work: neither method calls the backend for each URL.
+    """
+
+    def part_urls(
+        self,
+        upload: Upload,
+        part_numbers: Sequence[int],
+        now: datetime,
+        expires_in: timedelta,
+    ) -> Sequence[str]:
+        """One `PUT` URL per part number, in the order given.
+
+        Each URL is signed at `now`, is valid for `expires_in`, and binds the
+        part's planned size, so storage itself refuses a body of another length.
+        """
+
+    def file_url(self, upload: Upload, now: datetime, expires_in: timedelta) -> str:
+        """A URL that fetches the completed upload's file as it is.
+
+        Signed at `now` and valid for `expires_in`, naming the file's name for
+        a download, unless storage is public behind a CDN (then a plain URL).
+        """
 
 
 @runtime_checkable

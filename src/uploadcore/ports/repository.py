@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from uploadcore.domain.listing import FileFilter, ListPosition
+from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 
@@ -60,6 +63,50 @@ class UploadRepository(Protocol):
     def parts(self, file_id: str) -> Sequence[ReceivedPart]:
         """The parts recorded for an upload, in part-number order."""
 
+    # -- files as a resource ----------------------------------------------
+
+    def list_files(
+        self, where: FileFilter, after: ListPosition | None, limit: int
+    ) -> Sequence[Upload]:
+        """Up to `limit` uploads matching `where`, newest first.
+
+        Newest first is `created` descending, then `id` descending. With
+        `after`, only uploads strictly after that position in this order, so a
+        page never repeats or skips an upload however many are added meanwhile.
+        Uploads marked deleted are never listed. The cost of a page grows with
+        `limit`, not with how far into the listing `after` is (a database
+        adapter seeks an index; it never skips rows with OFFSET).
+        """
+
+    def update_metadata(self, file_id: str, update: MetadataUpdate, now: datetime) -> bool:
+        """Set the fields `update` names, and `modified` to `now` if it names any.
+
+        Returns False, changing nothing, if the upload is missing or marked deleted.
+        """
+
+    def mark_deleted(self, file_id: str, now: datetime) -> bool:
+        """Mark a finished upload deleted: `get` still returns it, listings no longer do.
+
+        Only an upload in a terminal status; marking it again keeps the first
+        time. Returns False, changing nothing, if it is missing or in progress.
+        """
+
+    def remove(self, file_id: str) -> bool:
+        """Delete the record of an upload marked deleted, and its parts.
+
+        Returns False, deleting nothing, if it is missing or not marked deleted.
+        """
+
+
+@dataclass(frozen=True)
+class UserAccount:
+    """A user as an admin sees it: never the key, only whether there is one."""
+
+    name: str
+    is_admin: bool
+    created: datetime
+    has_key: bool
+
 
 class UserRepository(Protocol):
     """Users and the hashes of their API keys. Raises StorageUnavailable like the above."""
@@ -69,3 +116,14 @@ class UserRepository(Protocol):
 
     def principal_for_key(self, key_hash: str) -> Principal | None:
         """The user whose API key has this hash, or None."""
+
+    def list_users(self) -> Sequence[UserAccount]:
+        """Every user, ordered by name."""
+
+    def set_key_hash(self, name: str, key_hash: str | None) -> bool:
+        """Replace a user's API key hash; None leaves the user with no key at all.
+
+        The old key stops authenticating at once: the next `principal_for_key`
+        with its hash returns None. Returns False, changing nothing, if there
+        is no user with this name.
+        """

@@ -30,9 +30,10 @@ from uploadcore.domain.parts import (
     ReceivedPart,
     check_completion,
     multipart_etag,
+    normalize_etag,
 )
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
-from uploadcore.ports.blobs import BlobStore, ReceivesParts
+from uploadcore.ports.blobs import BlobStore, PresignsUrls, ReceivesParts
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.ports.signer import Signer, TokenClaims
@@ -88,6 +89,14 @@ class Initiated:
 class UploadState:
     upload: Upload
     parts: tuple[ReceivedPart, ...]
+
+
+@dataclass(frozen=True)
+class RefreshedUrls:
+    """Fresh part URLs for an upload in progress, valid for `expires_in` seconds."""
+
+    presigned_urls: tuple[PartUrl, ...]
+    expires_in: int
 
 
 class UploadService:
@@ -158,7 +167,15 @@ class UploadService:
     def part_urls(
         self, upload: Upload, numbers: Sequence[int], base_url: str
     ) -> tuple[PartUrl, ...]:
-        """Token-signed part URLs under `base_url`, valid for the policy's URL lifetime."""
+        """Part URLs valid for the policy's URL lifetime, in the order of `numbers`.
+
+        The store's own presigned URLs when it has them (S3), else token-signed
+        URLs of this service under `base_url`.
+        """
+        if isinstance(self.blobs, PresignsUrls):
+            now, lifetime = self.clock.now(), self.policy.url_expires_in
+            urls = self.blobs.part_urls(upload, numbers, now, lifetime)
+            return tuple(PartUrl(n, url) for n, url in zip(numbers, urls, strict=True))
         expires = int((self.clock.now() + self.policy.url_expires_in).timestamp())
         base = base_url.rstrip("/")
         return tuple(
@@ -178,6 +195,8 @@ class UploadService:
         """A URL that fetches the completed file as it is; None before completion."""
         if upload.status is not UploadStatus.COMPLETED:
             return None
+        if isinstance(self.blobs, PresignsUrls):
+            return self.blobs.file_url(upload, self.clock.now(), self.policy.url_expires_in)
         expires = int((self.clock.now() + self.policy.url_expires_in).timestamp())
         token = self.signer.sign(
             TokenClaims(DOWNLOAD_PURPOSE, upload.id, upload.upload_id, 0, expires)
@@ -206,8 +225,42 @@ class UploadService:
     def state(self, principal: Principal, file_id: str) -> UploadState:
         """The upload and the parts received so far (what a client needs to resume)."""
         upload = self.get_upload(principal, file_id)
-        parts = () if upload.status is UploadStatus.ABORTED else tuple(self._received(upload))
+        parts: tuple[ReceivedPart, ...] = ()
+        if upload.status is not UploadStatus.ABORTED:
+            try:
+                parts = tuple(self._received(upload))
+            except PartMissing:  # storage forgot the upload (S3, once completed): none left
+                parts = ()
         return UploadState(upload, parts)
+
+    # -- resume -----------------------------------------------------------
+
+    def refresh_urls(
+        self,
+        principal: Principal,
+        file_id: str,
+        part_numbers: Sequence[int] | None,
+        base_url: str,
+    ) -> RefreshedUrls:
+        """Fresh URLs for the parts asked for (default: every part not yet received).
+
+        Only while the upload is uploading and not expired (InvalidState,
+        UploadExpired); InvalidInput names part numbers outside the plan.
+        Refreshing counts as activity: the upload's expiry moves.
+        """
+        upload = self.get_upload(principal, file_id)
+        now = self.clock.now()
+        upload.check_accepts_parts(now)
+        if part_numbers is None:
+            received = {p.part_number for p in self._received(upload)}
+            numbers: Sequence[int] = [n for n in upload.plan.part_numbers if n not in received]
+        else:
+            numbers = upload.plan.checked_part_numbers(part_numbers)
+        if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):
+            current = self._get(file_id)
+            raise InvalidState(f"upload {file_id} is {current.status}; it accepts no parts")
+        urls = self.part_urls(upload, numbers, base_url)
+        return RefreshedUrls(urls, int(self.policy.url_expires_in.total_seconds()))
 
     # -- receive a part ---------------------------------------------------
 
@@ -273,22 +326,27 @@ class UploadService:
         if upload.status is UploadStatus.COMPLETED:
             return self._same_completion(upload, parts)
         upload.check_accepts_parts(self.clock.now())
-        ordered = check_completion(upload.plan, parts, self._received_map(upload))
+        ordered = self._completion_parts(upload, parts)
         with self._assembling.hold(file_id):
             upload = self._get(file_id)
             if upload.status is UploadStatus.COMPLETED:
                 return self._same_completion(upload, parts)
-            upload.check_accepts_parts(self.clock.now())
+            now = self.clock.now()
+            upload.check_accepts_parts(now)
+            # Completing is activity: the expiry moves, so `gc` leaves the upload alone
+            # while it is assembled (its abort re-checks the expiry it read).
+            if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):
+                return self._after_lost_race(upload, parts)
             return self._assemble(upload, parts, ordered)
 
     def _assemble(
         self, upload: Upload, refs: Sequence[PartRef], ordered: Sequence[ReceivedPart]
     ) -> Upload:
         try:
-            self.blobs.assemble(upload, ordered)
+            stored_etag = self.blobs.assemble(upload, ordered)
         except PartMissing as missing:
             return self._after_missing_part(upload, refs, missing)
-        etag = multipart_etag([p.etag for p in ordered])
+        etag = stored_etag or multipart_etag([p.etag for p in ordered])
         now = self.clock.now()
         if not self.repo.set_status(
             upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
@@ -307,7 +365,12 @@ class UploadService:
         if current.status is not UploadStatus.UPLOADING:
             return self._after_lost_race(current, refs)
         # A part re-uploaded meanwhile makes the client's list stale: that is its 400.
-        check_completion(current.plan, refs, self._received_map(current))
+        try:
+            received: dict[int, ReceivedPart] | None = self._received_map(current)
+        except PartMissing:  # storage lost the whole upload: no list to be stale against
+            received = None
+        if received is not None:
+            check_completion(current.plan, refs, received)
         if self.repo.set_status(
             upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, self.clock.now()
         ):
@@ -316,19 +379,29 @@ class UploadService:
         return self._after_lost_race(self._get(upload.id), refs)
 
     def _after_lost_race(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
-        current = self._get(upload.id)
-        if current.status is UploadStatus.COMPLETED:
+        current = self.repo.get(upload.id)
+        if current is not None and current.deleted is not None:
+            current = None  # being deleted: as good as gone
+        if current is not None and current.status is UploadStatus.COMPLETED:
             return self._same_completion(current, refs)
-        # Aborted (or failed) while we assembled: the final object must not outlive it.
-        self.blobs.delete(current)
+        # Aborted, failed or deleted while we assembled: the final object must not outlive it.
+        self.blobs.delete(current or upload)
+        if current is None:
+            raise UploadNotFound(f"upload {upload.id} was deleted")
         raise InvalidState(f"upload {current.id} is {current.status}")
 
     def _same_completion(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
         try:
-            ordered = check_completion(upload.plan, refs, self._received_map(upload))
+            # Storage that is the record of the parts (S3) forgets them once they are
+            # the file: the file's etag, made from every part's etag, is the check.
+            received = (
+                self._received_map(upload) if self.receives_parts else _as_named(upload.plan, refs)
+            )
+            ordered = check_completion(upload.plan, refs, received)
+            etag = multipart_etag([p.etag for p in ordered])  # EtagMismatch if not hex
         except InvalidInput as wrong:
             raise InvalidState(f"upload {upload.id} was completed with other parts") from wrong
-        if multipart_etag([p.etag for p in ordered]) != upload.etag:
+        if etag != upload.etag:
             raise InvalidState(f"upload {upload.id} was completed with other parts")
         return upload
 
@@ -360,7 +433,7 @@ class UploadService:
 
     def _get(self, file_id: str) -> Upload:
         upload = self.repo.get(file_id)
-        if upload is None:
+        if upload is None or upload.deleted is not None:  # a deleted file is gone for clients
             raise UploadNotFound(f"no upload with id {file_id}")
         return upload
 
@@ -371,6 +444,29 @@ class UploadService:
 
     def _received_map(self, upload: Upload) -> dict[int, ReceivedPart]:
         return {p.part_number: p for p in self._received(upload)}
+
+    def _completion_parts(
+        self, upload: Upload, refs: Sequence[PartRef]
+    ) -> tuple[ReceivedPart, ...]:
+        """The parts to assemble, checked against what storage holds (400s name the problems)."""
+        try:
+            received = self._received_map(upload)
+        except PartMissing:
+            # Storage no longer knows the upload (S3): completed by an earlier try whose
+            # answer was lost, or gone for good. Assembling tells which.
+            received = _as_named(upload.plan, refs)
+        return check_completion(upload.plan, refs, received)
+
+
+def _as_named(plan: PartPlan, refs: Sequence[PartRef]) -> dict[int, ReceivedPart]:
+    """The parts as a completion names them, at their planned sizes."""
+    return {
+        r.part_number: ReceivedPart(
+            r.part_number, normalize_etag(r.etag), plan.size_of(r.part_number)
+        )
+        for r in refs
+        if 1 <= r.part_number <= plan.num_parts
+    }
 
 
 def _check_metadata(request: NewUpload) -> None:
@@ -414,6 +510,7 @@ __all__ = [
     "Initiated",
     "NewUpload",
     "PartUrl",
+    "RefreshedUrls",
     "UploadPolicy",
     "UploadService",
     "UploadState",

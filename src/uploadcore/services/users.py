@@ -1,4 +1,4 @@
-"""Users and API keys: create a user, and authenticate a bearer key."""
+"""Users and API keys: create a user, revoke or rotate a key, and authenticate a bearer key."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from uploadcore.domain.errors import NotFound
 from uploadcore.domain.metadata import invalid
 from uploadcore.domain.upload import Principal
 from uploadcore.ports.repository import UserRepository
@@ -29,9 +30,27 @@ def create_user(users: UserRepository, name: str, is_admin: bool, now: datetime)
     """Create a user with a fresh API key; only the key's hash is stored."""
     if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
         raise invalid("name", "must be 1 to 64 letters, digits or . _ - @")
-    api_key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = _new_key()
     users.add_user(name, hash_key(api_key), is_admin, now)
     return NewUser(Principal(name, is_admin), api_key)
+
+
+def revoke_key(users: UserRepository, name: str) -> None:
+    """Take a user's API key away: it stops authenticating at once. NotFound if no such user."""
+    if not users.set_key_hash(name, None):
+        raise NotFound(f"no user named {name}")
+
+
+def rotate_key(users: UserRepository, name: str) -> str:
+    """Give a user a fresh API key (the old one stops working at once) and return it."""
+    api_key = _new_key()
+    if not users.set_key_hash(name, hash_key(api_key)):
+        raise NotFound(f"no user named {name}")
+    return api_key
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 class ApiKeyAuthenticator:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Protocol, TypeVar
@@ -20,6 +21,8 @@ from sqlalchemy import Engine
 from uploadcore.adapters.memory import FakeClock, InMemoryRepository
 from uploadcore.adapters.sql import SqlAlchemyRepository
 from uploadcore.domain.errors import AlreadyExists, InvalidState
+from uploadcore.domain.listing import FileFilter, ListPosition
+from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import GiB, PartPlan, ReceivedPart
 from uploadcore.domain.upload import TERMINAL, Principal, Upload, UploadStatus
 from uploadcore.ports.repository import UploadRepository, UserRepository
@@ -506,3 +509,236 @@ def test_no_part_is_recorded_after_a_racing_abort_wins(repo: Repository, clock: 
     assert final == after_abort, "a part was recorded after the abort won"
     assert sorted(final, key=lambda p: p.part_number) == final
     assert {p.part_number for p in final} == {p.part_number for r in recorded for p in r}
+
+
+# -- files as a resource: list_files ------------------------------------------
+
+
+def add_file(
+    repo: Repository,
+    clock: FakeClock,
+    file_id: str,
+    *,
+    owner: str = OWNER,
+    status: UploadStatus = COMPLETED,
+    parent: tuple[str, str] | None = None,
+    content_type: str = "video/mp4",
+) -> Upload:
+    """An upload created now, moved to `status`; returns it as stored."""
+    upload = replace(new_upload(clock, file_id, parent=parent), owner=owner)
+    repo.add(replace(upload, file_content_type=content_type))
+    if status is not PENDING:
+        assert repo.mark_uploading(file_id, f"up-{file_id}", f"files/{file_id}", clock.now())
+    if status.is_terminal:
+        assert repo.set_status(file_id, UPLOADING, status, clock.now(), etag="e-1")
+    return stored(repo, file_id)
+
+
+def ids(uploads: Sequence[Upload]) -> list[str]:
+    return [u.id for u in uploads]
+
+
+EVERYTHING = FileFilter(status=None)
+
+
+def test_list_files_is_newest_first_with_ties_broken_by_id_descending(
+    repo: Repository, clock: FakeClock
+) -> None:
+    for file_id in ("b", "a", "c"):
+        add_file(repo, clock, file_id)
+    clock.advance(1)
+    add_file(repo, clock, "newest")
+
+    assert ids(repo.list_files(EVERYTHING, None, 10)) == ["newest", "c", "b", "a"]
+
+
+def test_list_files_returns_at_most_limit_uploads(repo: Repository, clock: FakeClock) -> None:
+    for n in range(5):
+        add_file(repo, clock, f"f{n}")
+        clock.advance(1)
+
+    assert ids(repo.list_files(EVERYTHING, None, 2)) == ["f4", "f3"]
+
+
+def test_list_files_after_a_position_starts_strictly_after_it(
+    repo: Repository, clock: FakeClock
+) -> None:
+    uploads = []
+    for n in range(5):
+        uploads.append(add_file(repo, clock, f"f{n}"))
+        clock.advance(1)
+    add_file(repo, clock, "f2b")  # shares nothing with f2 but its owner
+
+    after = ListPosition.of(uploads[2])
+
+    assert ids(repo.list_files(EVERYTHING, after, 10)) == ["f1", "f0"]
+
+
+def test_list_files_after_a_position_between_two_uploads_with_the_same_time(
+    repo: Repository, clock: FakeClock
+) -> None:
+    for file_id in ("a", "b", "c", "d"):
+        add_file(repo, clock, file_id)
+
+    page = repo.list_files(EVERYTHING, ListPosition(clock.now(), "bb"), 10)
+
+    assert ids(page) == ["b", "a"]
+
+
+def test_list_files_filters_by_owner_status_parent_and_content_type(
+    repo: Repository, clock: FakeClock
+) -> None:
+    add_file(repo, clock, "mine")
+    add_file(repo, clock, "theirs", owner="bob")
+    add_file(repo, clock, "running", status=UPLOADING)
+    add_file(repo, clock, "attached", parent=("blog.post", "42"))
+    add_file(repo, clock, "other-post", parent=("blog.post", "43"))
+    add_file(repo, clock, "picture", content_type="image/png")
+
+    def listed(where: FileFilter) -> set[str]:
+        return set(ids(repo.list_files(where, None, 100)))
+
+    assert listed(FileFilter(owner="bob")) == {"theirs"}
+    assert listed(FileFilter(owner=OWNER)) == {"mine", "attached", "other-post", "picture"}
+    assert listed(FileFilter(owner=OWNER, status=UPLOADING)) == {"running"}
+    assert listed(FileFilter(owner=OWNER, status=None)) == listed(FileFilter()) - {"theirs"} | {
+        "running"
+    }
+    assert listed(FileFilter(parent=("blog.post", "42"))) == {"attached"}
+    assert listed(FileFilter(file_content_type="image/png")) == {"picture"}
+    assert listed(FileFilter(owner="nobody", status=None)) == set()
+
+
+def test_walking_pages_visits_every_upload_once_while_more_arrive(
+    repo: Repository, clock: FakeClock
+) -> None:
+    for n in range(23):
+        add_file(repo, clock, f"old-{n:02d}")
+        if n % 3:
+            clock.advance(0.001)
+    seen: list[str] = []
+    after: ListPosition | None = None
+    while True:
+        page = repo.list_files(EVERYTHING, after, 5)
+        seen += ids(page)
+        clock.advance(1)
+        add_file(repo, clock, f"new-{len(seen)}")  # newer than anything listed: never shown
+        if len(page) < 5:
+            break
+        after = ListPosition.of(page[-1])
+
+    assert sorted(seen) == sorted(f"old-{n:02d}" for n in range(23))
+    assert len(seen) == len(set(seen))
+
+
+# -- update_metadata ------------------------------------------------------------
+
+
+def test_update_metadata_sets_only_the_named_fields_and_moves_modified(
+    repo: Repository, clock: FakeClock
+) -> None:
+    before = add_file(repo, clock, "file-1", parent=("blog.post", "42"))
+    clock.advance(60)
+
+    assert repo.update_metadata(
+        "file-1", MetadataUpdate.checked({"file_name": "renamed.mp4"}), clock.now()
+    )
+
+    after = stored(repo, "file-1")
+    assert after == replace(before, file_name="renamed.mp4", modified=clock.now())
+
+
+def test_update_metadata_can_clear_the_parent(repo: Repository, clock: FakeClock) -> None:
+    add_file(repo, clock, "file-1", parent=("blog.post", "42"))
+    update = MetadataUpdate.checked({"parent_content_type": None, "parent_object_id": None})
+
+    assert repo.update_metadata("file-1", update, clock.now())
+
+    upload = stored(repo, "file-1")
+    assert (upload.parent_content_type, upload.parent_object_id) == (None, None)
+
+
+def test_an_empty_metadata_update_changes_nothing(repo: Repository, clock: FakeClock) -> None:
+    before = add_file(repo, clock, "file-1")
+    clock.advance(60)
+
+    assert repo.update_metadata("file-1", MetadataUpdate(), clock.now())
+
+    assert stored(repo, "file-1") == before
+
+
+def test_update_metadata_refuses_a_missing_or_deleted_upload(
+    repo: Repository, clock: FakeClock
+) -> None:
+    add_file(repo, clock, "file-1")
+    repo.mark_deleted("file-1", clock.now())
+    update = MetadataUpdate.checked({"file_name": "x.bin"})
+
+    assert not repo.update_metadata("file-1", update, clock.now())
+    assert not repo.update_metadata("no-such-file", update, clock.now())
+    assert stored(repo, "file-1").file_name == "holiday video.mp4"
+
+
+# -- mark_deleted and remove --------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL))
+def test_a_deleted_upload_is_still_got_but_never_listed(
+    repo: Repository, clock: FakeClock, status: UploadStatus
+) -> None:
+    add_file(repo, clock, "file-1", status=status)
+    add_file(repo, clock, "file-2", status=status)
+    clock.advance(5)
+
+    assert repo.mark_deleted("file-1", clock.now())
+
+    assert stored(repo, "file-1").deleted == clock.now()
+    assert stored(repo, "file-2").deleted is None
+    assert ids(repo.list_files(EVERYTHING, None, 10)) == ["file-2"]
+
+
+def test_marking_a_deleted_upload_again_keeps_the_first_time(
+    repo: Repository, clock: FakeClock
+) -> None:
+    add_file(repo, clock, "file-1")
+    first = clock.now()
+    assert repo.mark_deleted("file-1", first)
+    clock.advance(60)
+
+    assert repo.mark_deleted("file-1", clock.now())
+
+    assert stored(repo, "file-1").deleted == first
+
+
+@pytest.mark.parametrize("status", [PENDING, UPLOADING])
+def test_an_upload_in_progress_cannot_be_marked_deleted(
+    repo: Repository, clock: FakeClock, status: UploadStatus
+) -> None:
+    before = add_file(repo, clock, "file-1", status=status)
+
+    assert not repo.mark_deleted("file-1", clock.now())
+    assert not repo.mark_deleted("no-such-file", clock.now())
+
+    assert stored(repo, "file-1") == before
+
+
+def test_remove_deletes_a_marked_upload_and_its_parts(repo: Repository, clock: FakeClock) -> None:
+    add_uploading(repo, clock, "file-1")
+    repo.record_part("file-1", part(1), clock.now(), clock.now())
+    repo.set_status("file-1", UPLOADING, ABORTED, clock.now())
+    repo.mark_deleted("file-1", clock.now())
+
+    assert repo.remove("file-1")
+
+    assert repo.get("file-1") is None
+    assert list(repo.parts("file-1")) == []
+    assert not repo.remove("file-1")
+
+
+def test_remove_refuses_an_upload_not_marked_deleted(repo: Repository, clock: FakeClock) -> None:
+    before = add_file(repo, clock, "file-1")
+
+    assert not repo.remove("file-1")
+    assert not repo.remove("no-such-file")
+
+    assert stored(repo, "file-1") == before

@@ -107,6 +107,9 @@ def test_a_wrong_method_is_a_405_problem_listing_the_allowed_ones(
 def test_a_strange_file_id_is_just_not_found(api: Harness, alice: Headers, file_id: str) -> None:
     response = api.client.http.get(f"/v1/files/uploads/{file_id}/", headers=alice)
 
+    if response.request.url.path == "/v1/files/":  # the client resolved `..`: alice's listing
+        assert response.json() == {"results": [], "next": None}
+        return
     assert response.status_code in (404, 400), response.text
     assert response.headers["content-type"] == "application/problem+json"
 

@@ -81,10 +81,20 @@ files = Table(
     Column("created", UtcDateTime, nullable=False),
     Column("modified", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
-    # Listing newest first per owner, and finding expired uploads, stay index scans.
+    # Set when a deletion began; the row goes once the stored bytes are gone.
+    Column("deleted", UtcDateTime, nullable=True),
+    # Listing newest first is an index seek for every owner/status/parent filter
+    # (equality columns, then the sort key), and so is finding expired uploads.
     Index(None, "owner", "created", "id"),
+    Index(None, "owner", "upload_status", "created", "id"),
     Index(None, "created", "id"),
-    Index(None, "upload_status", "expires_at"),
+    Index(None, "upload_status", "created", "id"),
+    Index(None, "parent_content_type", "parent_object_id", "created", "id"),
+    # gc walks expired uploads and old ended records in keyset batches (status, then
+    # the sort key and id), and asks whether a storage upload id belongs to a live upload.
+    Index(None, "upload_status", "expires_at", "id"),
+    Index(None, "upload_status", "modified", "id"),
+    Index(None, "upload_id"),
 )
 
 parts = Table(

@@ -13,6 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from uploadcore.bootstrap import Uploadcore, build
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.routes import Api
+from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
 from uploadcore.settings import Settings
 
 
@@ -37,6 +38,9 @@ def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
                 max_age=600,
             )
         )
+    middleware.append(
+        Middleware(BodyTimeoutMiddleware, timeout=settings.body_read_timeout.total_seconds())
+    )
     app = Starlette(
         routes=Api(core).routes(),
         middleware=middleware,

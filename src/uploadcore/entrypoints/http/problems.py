@@ -26,9 +26,17 @@ class PayloadTooLarge(e.UploadcoreError):
     title = "Request body too large"
 
 
+class RequestTimeout(e.UploadcoreError):
+    """The client stopped sending its request body (see `timeouts.py`)."""
+
+    code = "request_timeout"
+    title = "Request body timed out"
+
+
 STATUS: dict[type[e.UploadcoreError], int] = {
     e.InvalidInput: 400,
     e.NotAuthenticated: 401,
+    RequestTimeout: 408,
     e.Forbidden: 403,
     e.NotFound: 404,
     e.Conflict: 409,
@@ -66,12 +74,23 @@ async def on_uploadcore_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc)
     extra: dict[str, Any] = {}
     if exc.errors:
-        extra["errors"] = [{"field": f.field, "message": f.message} for f in exc.errors]
+        shown = exc.errors[:MAX_ERRORS]
+        extra["errors"] = [{"field": f.field, "message": f.message[:MAX_DETAIL]} for f in shown]
     if status == 500:
         log.error("unmapped error %s: %s", type(exc).__name__, exc.detail)
     elif status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
-    return problem(status, exc.code, exc.title, exc.detail, **extra)
+    return problem(status, exc.code, exc.title, _bounded(exc.detail), **extra)
+
+
+# An answer stays small whatever the request held: a body of 10**5 bad fields gets the
+# first few named, not a 20 MB list (each error's own message says how many more).
+MAX_ERRORS = 20
+MAX_DETAIL = 1000
+
+
+def _bounded(detail: str) -> str:
+    return detail if len(detail) <= MAX_DETAIL else detail[: MAX_DETAIL - 1] + "…"
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from uploadcore.bootstrap import Uploadcore
-from uploadcore.domain.errors import InvalidInput, NotAuthenticated, UploadcoreError
-from uploadcore.domain.upload import Principal
-from uploadcore.entrypoints.http import schemas
+from uploadcore.domain.errors import (
+    InvalidInput,
+    NotAuthenticated,
+    UploadcoreError,
+    UploadNotFound,
+)
+from uploadcore.domain.metadata import header_content_type
+from uploadcore.domain.upload import Principal, Upload
+from uploadcore.entrypoints.http import download, file_schemas, openapi, schemas
 from uploadcore.ports.blobs import ServesFiles
+from uploadcore.services.files import FileService
 from uploadcore.services.uploads import DOWNLOAD_PATH, PART_PATH
 
 
@@ -23,8 +33,15 @@ class Api:
     def __init__(self, core: Uploadcore) -> None:
         self.core = core
         self.service = core.service
+        self.files = FileService(core.service)
+        self._paths: frozenset[str] = frozenset()
 
     def routes(self) -> list[BaseRoute]:
+        routes = self._api_routes()
+        self._paths = frozenset(r.path for r in routes if isinstance(r, Route))
+        return [*routes, Route("/openapi.json", self.openapi, methods=["GET"])]
+
+    def _api_routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
             *_both("/v1/files/uploads/", self.initiate, ["POST"]),
             *_both(
@@ -33,6 +50,14 @@ class Api:
                 ["GET", "DELETE"],
             ),
             *_both("/v1/files/uploads/{file_id}/complete/", self.complete, ["POST"]),
+            *_both("/v1/files/uploads/{file_id}/presigned-urls/", self.refresh_urls, ["POST"]),
+            *_both("/v1/files/", self.list_files, ["GET"]),
+            *_both(
+                "/v1/files/{file_id}/",
+                _by_method(GET=self.file_details, PATCH=self.update_file, DELETE=self.delete_file),
+                ["GET", "PATCH", "DELETE"],
+                _FileRoute,
+            ),
             *_both("/healthz/", self.healthz, ["GET"]),
         ]
         if self.service.receives_parts:
@@ -47,11 +72,11 @@ class Api:
     # -- helpers ----------------------------------------------------------
 
     async def principal(self, request: Request) -> Principal:
-        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-        credential = credential.strip()
-        if scheme.lower() != "bearer" or not credential:
-            raise NotAuthenticated("send an API key as `Authorization: Bearer <key>`")
-        principal = await run_in_threadpool(self.core.authenticator.authenticate, credential)
+        return await run_in_threadpool(self.authenticate, _credential(request))
+
+    def authenticate(self, credential: str) -> Principal:
+        """The caller (blocking: a database lookup); NotAuthenticated for an unknown key."""
+        principal = self.core.authenticator.authenticate(credential)
         if principal is None:
             raise NotAuthenticated("the API key is not valid")
         return principal
@@ -79,6 +104,18 @@ class Api:
             self.service.state, principal, request.path_params["file_id"]
         )
         return JSONResponse(schemas.state_json(state))
+
+    async def refresh_urls(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        numbers = schemas.parse_refresh(await schemas.read_json(request, optional=True))
+        refreshed = await run_in_threadpool(
+            self.service.refresh_urls,
+            principal,
+            request.path_params["file_id"],
+            numbers,
+            self.base_url(request),
+        )
+        return JSONResponse(schemas.refreshed_json(refreshed))
 
     async def upload_part(self, request: Request) -> Response:
         part = await self.service.receive_part(
@@ -114,21 +151,82 @@ class Api:
         blobs = self.service.blobs
         if not isinstance(blobs, ServesFiles):  # pragma: no cover - the route needs it
             raise UploadcoreError("this store does not serve files")
-        return FileResponse(
-            blobs.file_path(upload),
-            media_type=upload.file_content_type,
-            headers={"Content-Disposition": _content_disposition(upload.file_name)},
-        )
+        fd, stored = await run_in_threadpool(_open_stored, blobs.file_path(upload), upload)
+        extra = {
+            "Content-Type": header_content_type(upload.file_content_type),
+            "Content-Disposition": _content_disposition(upload.file_name),
+            "X-Content-Type-Options": "nosniff",
+        }
+        return download.respond(fd, stored, request.method, request.headers, extra)
 
     async def healthz(self, request: Request) -> Response:
         await run_in_threadpool(self.core.health)
         return JSONResponse({"status": "ok"})
 
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi.document(self._paths, self.base_url(request)))
 
-def _both(path: str, endpoint: Any, methods: list[str]) -> list[Route]:
+    # -- files ------------------------------------------------------------
+
+    async def list_files(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        query = file_schemas.parse_list_query(request.query_params)
+        base = self.base_url(request)
+
+        def page_json() -> dict[str, Any]:  # signing a url per file: off the event loop
+            page = self.files.list_files(principal, query)
+            results = [schemas.file_json(u, self.service.file_url(u, base)) for u in page.files]
+            return {
+                "results": results,
+                "next": file_schemas.next_url(base, query, page.next_cursor),
+            }
+
+        return JSONResponse(await run_in_threadpool(page_json))
+
+    async def file_details(self, request: Request) -> Response:
+        credential, file_id = _credential(request), request.path_params["file_id"]
+        base = self.base_url(request)
+
+        def details() -> dict[str, Any]:  # one trip to a worker thread for the whole request
+            upload = self.files.get_file(self.authenticate(credential), file_id)
+            return schemas.file_json(upload, self.service.file_url(upload, base))
+
+        return JSONResponse(await run_in_threadpool(details))
+
+    async def update_file(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        update = file_schemas.parse_metadata_update(await schemas.read_json(request))
+        upload = await run_in_threadpool(
+            self.files.update_metadata, principal, request.path_params["file_id"], update
+        )
+        return JSONResponse(await self.file_json(request, upload))
+
+    async def delete_file(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        await run_in_threadpool(self.files.delete_file, principal, request.path_params["file_id"])
+        return Response(status_code=204)
+
+
+def _both(path: str, endpoint: Any, methods: list[str], route: type[Route] = Route) -> list[Route]:
     """Every path answers with and without its trailing slash, without a redirect."""
     bare = path.rstrip("/")
-    return [Route(path, endpoint, methods=methods), Route(bare, endpoint, methods=methods)]
+    return [route(path, endpoint, methods=methods), route(bare, endpoint, methods=methods)]
+
+
+class _FileRoute(Route):
+    """`/v1/files/{file_id}/`, leaving `/v1/files/uploads/` to its own route.
+
+    Without this, a GET of `/v1/files/uploads/` would be a file named `uploads`
+    (401 or 404) rather than the 405 that lists the methods it has.
+    """
+
+    RESERVED = frozenset({"uploads", "presigned-uploads"})
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if child.get("path_params", {}).get("file_id") in self.RESERVED:
+            return Match.NONE, {}
+        return match, child
 
 
 def _by_method(**endpoints: Callable[[Request], Awaitable[Response]]) -> Any:
@@ -138,6 +236,25 @@ def _by_method(**endpoints: Callable[[Request], Awaitable[Response]]) -> Any:
         return await endpoints["GET" if request.method == "HEAD" else request.method](request)
 
     return endpoint
+
+
+def _credential(request: Request) -> str:
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise NotAuthenticated("send an API key as `Authorization: Bearer <key>`")
+    return credential
+
+
+def _open_stored(path: str, upload: Upload) -> tuple[int, download.Stored]:
+    """Open the file before answering, so a file deleted meanwhile is a 404, not a 500."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise UploadNotFound(f"file {upload.id} is no longer stored") from None
+    stat = os.fstat(fd)
+    etag = f'"{upload.etag}"' if upload.etag else f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+    return fd, download.Stored(stat.st_size, stat.st_mtime, etag)
 
 
 def _content_disposition(name: str) -> str:
@@ -152,8 +269,13 @@ def _content_disposition(name: str) -> str:
     return header
 
 
+# ASCII digits only: str.isdigit() also accepts "²" (int() refuses it) and Arabic-Indic
+# digits (int() reads them).
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _part_number(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 9:
+    if not _DIGITS.fullmatch(raw) or len(raw) > 9:
         raise InvalidInput(f"part number {raw[:20]!r} is not a positive integer")
     return int(raw)
 
@@ -162,6 +284,6 @@ def _content_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not _DIGITS.fullmatch(raw):
         raise InvalidInput("Content-Length must be a non-negative integer")
     return int(raw)

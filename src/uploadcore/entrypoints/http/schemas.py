@@ -13,9 +13,10 @@ from uploadcore.domain.errors import FieldError, FileTooLarge, InvalidInput, Mal
 from uploadcore.domain.parts import PartRef, ReceivedPart
 from uploadcore.domain.upload import Upload
 from uploadcore.entrypoints.http.problems import PayloadTooLarge, UnsupportedMediaType
-from uploadcore.services.uploads import Initiated, NewUpload, UploadState
+from uploadcore.services.uploads import Initiated, NewUpload, RefreshedUrls, UploadState
 
 MAX_JSON_BYTES = 2 * 1024 * 1024  # a completion of 10,000 parts is about 600 KB
+MAX_FIELD_ERRORS = 20  # field errors named in one answer
 
 
 async def read_json(request: Request, *, optional: bool = False) -> Any:
@@ -36,7 +37,8 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
 
 async def _read_limited(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+    # isascii(): "²".isdigit() is true too, and int() would refuse it.
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_JSON_BYTES:
         raise PayloadTooLarge(f"a JSON body may be at most {MAX_JSON_BYTES} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -96,8 +98,13 @@ class _Fields:
 
     def check(self) -> None:
         if self.errors:
-            names = ", ".join(dict.fromkeys(e.field for e in self.errors))
-            raise InvalidInput(f"invalid fields: {names}", errors=tuple(self.errors))
+            # The first few problems, and how many more: a body of 10**5 bad fields must
+            # not earn a 20 MB answer.
+            shown = self.errors[:MAX_FIELD_ERRORS]
+            names = ", ".join(dict.fromkeys(e.field for e in shown))
+            if len(self.errors) > len(shown):
+                names += f" and {len(self.errors) - len(shown)} more"
+            raise InvalidInput(f"invalid fields: {names}", errors=tuple(shown))
 
 
 def parse_initiate(data: Any, max_file_size: int) -> NewUpload:
@@ -144,6 +151,28 @@ def parse_complete(data: Any) -> list[PartRef]:
     return refs
 
 
+def parse_refresh(data: Any) -> list[int] | None:
+    """The part numbers asked for; None (no body, no field, or null) means every missing part."""
+    if data is None:
+        return None
+    fields = _Fields(data, {"part_numbers"})
+    items = fields.data.get("part_numbers")
+    if items is None:
+        fields.check()
+        return None
+    if not isinstance(items, list):
+        fields.errors.append(FieldError("part_numbers", "must be a list of part numbers"))
+        items = []
+    numbers = []
+    for index, item in enumerate(items):
+        if type(item) is not int:
+            fields.errors.append(FieldError(f"part_numbers[{index}]", "must be an integer"))
+        else:
+            numbers.append(item)
+    fields.check()
+    return numbers
+
+
 # -- representations ---------------------------------------------------------
 
 
@@ -177,6 +206,16 @@ def initiated_json(initiated: Initiated) -> dict[str, Any]:
             for u in initiated.presigned_urls
         ],
         "expires_in": initiated.expires_in,
+    }
+
+
+def refreshed_json(refreshed: RefreshedUrls) -> dict[str, Any]:
+    return {
+        "presigned_urls": [
+            {"part_number": u.part_number, "url": u.url, "method": u.method}
+            for u in refreshed.presigned_urls
+        ],
+        "expires_in": refreshed.expires_in,
     }
 
 

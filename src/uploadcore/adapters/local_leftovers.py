@@ -1,0 +1,187 @@
+"""What crashes leave on the local disk, found and removed for `gc`.
+
+Two kinds of leftovers live under the media root:
+
+    temp_uploads/{upload_id}/       part directories (an upload's, or an orphan's)
+    files/{xx}/.tmp-*               an assembly that never reached its rename
+
+A directory counts as modified when it or any entry in it last changed, so a
+part still being written (its `.tmp-*` file grows) keeps its directory young.
+Removal renames a directory to `temp_uploads/.gc-*` first: one atomic step
+that exactly one of several racing `gc` runs wins, after which no part can be
+committed into it; the renamed tree is then deleted at leisure (and a crash
+mid-way leaves a `.gc-*` directory that the next run removes).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from uploadcore.domain.gc import Leftover
+
+TEMP_DIR = "temp_uploads"
+FILES_DIR = "files"
+TEMP_PREFIX = ".tmp-"
+TRASH_PREFIX = ".gc-"
+TEMP_DIR_KIND = "temp_dir"
+TEMP_FILE_KIND = "temp_file"
+
+
+@dataclass(frozen=True)
+class _Measure:
+    newest: float  # st_mtime of the most recently changed of the directory and its entries
+    size: int
+
+
+def _measure(path: Path) -> _Measure | None:
+    """The age and size of a directory and its entries; None if it is gone."""
+    try:
+        newest = path.stat(follow_symlinks=False).st_mtime
+        size = 0
+        with os.scandir(path) as entries:
+            for entry in entries:
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                newest = max(newest, stat.st_mtime)
+                size += stat.st_size
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return _Measure(newest, size)
+
+
+def _mtime(entry: os.DirEntry[str]) -> float:
+    """An entry's mtime; infinitely new if it vanished (so it is skipped)."""
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
+def _is_plain_name(name: str) -> bool:
+    return bool(name) and all(c.isalnum() or c in "-_" for c in name)
+
+
+def _moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def temp_dirs(root: Path, older_than: datetime) -> Iterator[Leftover]:
+    """Part directories (and `.gc-*` remains) not modified since `older_than`."""
+    cutoff = older_than.timestamp()
+    try:
+        listing = os.scandir(root / TEMP_DIR)
+    except FileNotFoundError:
+        return
+    with listing:
+        for entry in listing:
+            trash = entry.name.startswith(TRASH_PREFIX)
+            if not (trash or _is_plain_name(entry.name)) or not entry.is_dir(follow_symlinks=False):
+                continue
+            # The directory's own mtime moves with every part added: a busy one is skipped cheaply.
+            measured = None if _mtime(entry) > cutoff else _measure(Path(entry.path))
+            if measured is None or measured.newest > cutoff:
+                continue
+            yield Leftover(
+                TEMP_DIR_KIND,
+                f"{TEMP_DIR}/{entry.name}",
+                None if trash else entry.name,
+                _moment(measured.newest),
+                measured.size,
+            )
+
+
+def stray_files(root: Path, older_than: datetime) -> Iterator[Leftover]:
+    """`files/*/.tmp-*` files (assemblies cut short) not modified since `older_than`."""
+    cutoff = older_than.timestamp()
+    try:
+        shards = sorted(e.name for e in os.scandir(root / FILES_DIR) if _is_plain_name(e.name))
+    except FileNotFoundError:
+        return
+    for shard in shards:
+        try:
+            listing = os.scandir(root / FILES_DIR / shard)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with listing:
+            for entry in listing:
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if stat.st_mtime <= cutoff:
+                    key = f"{FILES_DIR}/{shard}/{entry.name}"
+                    yield Leftover(TEMP_FILE_KIND, key, None, _moment(stat.st_mtime), stat.st_size)
+
+
+def remove(root: Path, leftover: Leftover, older_than: datetime) -> int | None:
+    """Remove a leftover still not modified since `older_than`; its bytes, or None if kept."""
+    path = _path_of(root, leftover)
+    if leftover.kind == TEMP_FILE_KIND:
+        return _remove_file(path, older_than.timestamp())
+    if leftover.kind == TEMP_DIR_KIND:
+        return _remove_dir(root, path, older_than.timestamp())
+    raise ValueError(f"not a local leftover: {leftover.kind}")
+
+
+def _path_of(root: Path, leftover: Leftover) -> Path:
+    """The leftover's path, refusing any key that `temp_dirs`/`stray_files` would not make."""
+    parts = leftover.key.split("/")
+    valid = (
+        len(parts) == 2
+        and parts[0] == TEMP_DIR
+        and (_is_plain_name(parts[1]) or parts[1].startswith(TRASH_PREFIX))
+    ) or (
+        len(parts) == 3
+        and parts[0] == FILES_DIR
+        and _is_plain_name(parts[1])
+        and parts[2].startswith(TEMP_PREFIX)
+    )
+    if not valid or any(p in ("", ".", "..") or "\\" in p for p in parts):
+        raise ValueError(f"not a local leftover key: {leftover.key!r}")
+    return root.joinpath(*parts)
+
+
+def _remove_file(path: Path, cutoff: float) -> int | None:
+    try:
+        stat = path.stat(follow_symlinks=False)
+        if stat.st_mtime > cutoff:
+            return None
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return stat.st_size
+
+
+def _remove_dir(root: Path, path: Path, cutoff: float) -> int | None:
+    measured = _measure(path)
+    if measured is None or measured.newest > cutoff:
+        return None
+    trash = path
+    if not path.name.startswith(TRASH_PREFIX):
+        trash = root / TEMP_DIR / f"{TRASH_PREFIX}{secrets.token_hex(8)}"
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:  # another gc (or an abort) got there first
+            return None
+    measured = _measure(trash) or measured
+    shutil.rmtree(trash, ignore_errors=True)
+    return measured.size
+
+
+def held(root: Path, upload_id: str) -> Leftover | None:
+    """One upload's part directory as it is now (a part being written counts); None if none."""
+    measured = _measure(root / TEMP_DIR / upload_id)
+    if measured is None:
+        return None
+    key = f"{TEMP_DIR}/{upload_id}"
+    return Leftover(TEMP_DIR_KIND, key, upload_id, _moment(measured.newest), measured.size)

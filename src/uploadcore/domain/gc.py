@@ -1,0 +1,127 @@
+"""What `gc` should do, decided without storage: `plan_gc` turns what it is shown into actions.
+
+Garbage collection has three kinds of work:
+
+- an upload in progress whose `expires_at` has passed is aborted (its parts are
+  freed), unless its storage was written within `active_window`: a part still
+  streaming in (it is recorded, and the expiry moved, only once it is whole),
+  or parts PUT straight to S3, which the service does not see;
+- an aborted or failed record that ended more than `purge_after` ago is purged;
+- storage that no live upload owns (a temporary part directory, a stray temporary
+  file, an S3 multipart upload) and that nobody has touched for `leftover_age`
+  is removed. Those are what a crash or a lost race leaves behind.
+
+The service shows `plan_gc` one batch at a time and carries out the actions
+with compare-and-set writes, so an upload that changed since it was read (a
+part arrived, it completed) is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from uploadcore.domain.upload import Upload, UploadStatus
+
+#: Statuses whose records `gc` purges once they are old enough. Completed files stay.
+PURGEABLE = frozenset({UploadStatus.ABORTED, UploadStatus.FAILED})
+
+
+@dataclass(frozen=True)
+class GcPolicy:
+    """How old things must be before `gc` acts on them."""
+
+    purge_after: timedelta = timedelta(days=7)
+    leftover_age: timedelta = timedelta(hours=24)
+    active_window: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Storage held outside any final file, as a store reports it.
+
+    `kind` says what it is (`temp_dir`, `temp_file`, `multipart_upload`), `key`
+    where it is in the store's own terms, `upload_id` the storage upload it
+    belongs to (None for a stray temporary file that belongs to none),
+    `last_modified` when anything in it last changed, `size` its bytes.
+    """
+
+    kind: str
+    key: str
+    upload_id: str | None
+    last_modified: datetime
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class AbortExpired:
+    """Abort an upload in progress whose expiry has passed, and free its storage."""
+
+    upload: Upload
+
+
+@dataclass(frozen=True)
+class PurgeRecord:
+    """Delete the record of an upload that was aborted or failed long enough ago."""
+
+    upload: Upload
+
+
+@dataclass(frozen=True)
+class RemoveLeftover:
+    """Remove storage that no live upload owns and that nobody touched for long."""
+
+    leftover: Leftover
+
+
+GcAction = AbortExpired | PurgeRecord | RemoveLeftover
+
+
+def plan_gc(
+    uploads: Iterable[Upload],
+    now: datetime,
+    policy: GcPolicy,
+    leftovers: Iterable[Leftover] = (),
+    live_upload_ids: Collection[str] = frozenset(),
+    storage: Mapping[str, Leftover] = MappingProxyType({}),
+) -> list[GcAction]:
+    """The actions `gc` should take for these uploads and leftovers, in the order given.
+
+    `storage` maps a file id to what its upload holds in storage, where the
+    store can tell: an expired upload whose storage changed within
+    `policy.active_window` is still receiving, and is left alone.
+    `live_upload_ids` are the storage upload ids of uploads still pending or
+    uploading: their storage is never a leftover, however old. Completed
+    uploads, uploads not yet expired and records ended recently get no action.
+    """
+    actions: list[GcAction] = []
+    purge_before = now - policy.purge_after
+    active_since = now - policy.active_window
+    for upload in uploads:
+        if upload.is_expired(now):
+            held = storage.get(upload.id)
+            if held is None or held.last_modified <= active_since:
+                actions.append(AbortExpired(upload))
+        elif upload.status in PURGEABLE and upload.modified <= purge_before:
+            actions.append(PurgeRecord(upload))
+    leftover_before = now - policy.leftover_age
+    for leftover in leftovers:
+        if leftover.upload_id is not None and leftover.upload_id in live_upload_ids:
+            continue
+        if leftover.last_modified <= leftover_before:
+            actions.append(RemoveLeftover(leftover))
+    return actions
+
+
+__all__ = [
+    "PURGEABLE",
+    "AbortExpired",
+    "GcAction",
+    "GcPolicy",
+    "Leftover",
+    "PurgeRecord",
+    "RemoveLeftover",
+    "plan_gc",
+]

@@ -1,0 +1,76 @@
+"""Request bodies under watch: an inactivity timeout, and no reading past an early answer.
+
+Neither uvicorn nor Starlette bounds how long a request body may take: a
+client that sends headers and a few bytes, then nothing, keeps its request
+(and, on local storage, a half-written part file) alive until the TCP
+connection dies, which may be never. This middleware bounds the wait for
+each piece of the body instead. A body that keeps arriving, however slowly
+overall, is never cut off; one that goes silent for `timeout` seconds makes
+the app's `receive()` raise `RequestTimeout`, which the endpoint sees like
+any other error (the part upload discards what it wrote) and which is
+answered 408.
+
+And when the app answers before the body is over (413 at the first byte
+past a part's plan, 403 for a bad token, 408), the answer says
+`Connection: close`: the server then closes the connection instead of
+reading, and throwing away, the rest of a body that may be gigabytes long.
+
+Only the body is timed: once its last piece has arrived, `receive()` waits
+for a disconnect as long as it likes (a download streams for as long as it
+needs).
+"""
+
+from __future__ import annotations
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from uploadcore.entrypoints.http.problems import RequestTimeout
+
+
+class BodyTimeoutMiddleware:
+    """Raise RequestTimeout from `receive()` when a request body is silent for `timeout` s."""
+
+    def __init__(self, app: ASGIApp, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_pending = _has_body(scope)
+
+        async def timed_receive() -> Message:
+            nonlocal body_pending
+            if not body_pending:
+                return await receive()
+            try:
+                with anyio.fail_after(self.timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the request body sent nothing for {self.timeout:g} seconds; "
+                    "nothing of it was kept, send it again"
+                ) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_pending = False
+            return message
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and body_pending:
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, timed_receive, closing_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a Content-Length above 0, or chunks)."""
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length":
+            return bool(value.strip() != b"0")
+    return False

@@ -1,0 +1,298 @@
+"""Housekeeping an admin runs: `gc`, and aborting one upload whoever owns it.
+
+`GcService.collect` carries out what `plan_gc` decides, one batch at a time
+(`BATCH_SIZE` rows per read, each read and each write its own short
+transaction), so a million expired uploads take neither a million rows of
+memory nor one long transaction. Every change is a compare-and-set that
+re-checks the condition the batch was read under, which makes it safe to run
+while the server serves and while another `gc` runs: an upload that received
+a part, had its URLs refreshed or began completing since it was read is left
+alone, and each row and each leftover is acted on by one `gc` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from uploadcore.domain.errors import (
+    InvalidState,
+    StorageUnavailable,
+    UploadcoreError,
+    UploadNotFound,
+)
+from uploadcore.domain.gc import (
+    PURGEABLE,
+    AbortExpired,
+    GcPolicy,
+    Leftover,
+    PurgeRecord,
+    RemoveLeftover,
+    plan_gc,
+)
+from uploadcore.domain.upload import Upload, UploadStatus
+from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.clock import Clock
+from uploadcore.ports.gc import GcRepository, Keyset, SweepsLeftovers
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+IN_PROGRESS = (UploadStatus.PENDING, UploadStatus.UPLOADING)
+
+
+@dataclass
+class GcReport:
+    """What a `gc` run did (or, with `dry_run`, would do)."""
+
+    dry_run: bool
+    expired: int = 0
+    expired_bytes: int = 0
+    leftovers: Counter[str] = field(default_factory=Counter)  # kind -> how many
+    leftover_bytes: int = 0
+    purged: int = 0
+    #: Candidates left alone because they changed meanwhile (a part arrived or
+    #: is arriving, another gc got there first): nothing is wrong, the next run
+    #: looks again.
+    skipped: int = 0
+    #: Storage that could not be freed now (backend unavailable); the next run retries.
+    errors: int = 0
+
+    @property
+    def bytes_freed(self) -> int:
+        return self.expired_bytes + self.leftover_bytes
+
+
+@dataclass(frozen=True)
+class AbortedUpload:
+    upload: Upload
+    bytes_freed: int
+
+
+class GcService:
+    """Aborts expired uploads, removes leftover storage, purges old ended records."""
+
+    def __init__(
+        self,
+        repo: GcRepository,
+        blobs: BlobStore,
+        clock: Clock,
+        policy: GcPolicy,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.repo = repo
+        self.blobs = blobs
+        self.clock = clock
+        self.policy = policy
+        self.batch_size = batch_size
+        # Checked once: a Protocol isinstance costs more than the work it guards, per upload.
+        self._sweeper = blobs if isinstance(blobs, SweepsLeftovers) else None
+
+    def collect(self, *, dry_run: bool = False) -> GcReport:
+        """One full run; with `dry_run`, count what it would do and change nothing."""
+        now = self.clock.now()
+        report = GcReport(dry_run)
+        self._expire(now, report)
+        self._sweep(now, report)
+        self._purge(now, report)
+        log.info(
+            "gc%s: %d expired uploads aborted, %d leftovers removed, %d records purged, "
+            "%d bytes freed, %d skipped, %d errors",
+            " (dry run)" if dry_run else "",
+            report.expired,
+            sum(report.leftovers.values()),
+            report.purged,
+            report.bytes_freed,
+            report.skipped,
+            report.errors,
+        )
+        return report
+
+    # -- 1. expired uploads -------------------------------------------------
+
+    def _expire(self, now: datetime, report: GcReport) -> None:
+        for status in IN_PROGRESS:
+
+            def read(after: Keyset | None, status: UploadStatus = status) -> Sequence[Upload]:
+                return self.repo.expired_uploads(status, now, after, self.batch_size)
+
+            for batch in _keyset_batches(read, lambda u: (u.expires_at, u.id), self.batch_size):
+                self._expire_batch(batch, now, report)
+
+    def _expire_batch(self, batch: Sequence[Upload], now: datetime, report: GcReport) -> None:
+        storage: dict[str, Leftover] = {}
+        readable = []
+        for upload in batch:
+            try:
+                held = self._storage_of(upload)
+            except UploadcoreError:  # cannot tell whether parts are arriving: not this time
+                log.warning("gc: could not read the storage of %s", upload.id, exc_info=True)
+                report.errors += 1
+                continue
+            readable.append(upload)
+            if held is not None:
+                storage[upload.id] = held
+        plan = plan_gc(readable, now, self.policy, storage=storage)
+        expired = [a.upload for a in plan if isinstance(a, AbortExpired)]
+        report.skipped += len(readable) - len(expired)  # still receiving parts
+        self._abort_expired(expired, storage, now, report)
+
+    def _abort_expired(
+        self,
+        uploads: Sequence[Upload],
+        storage: Mapping[str, Leftover],
+        now: datetime,
+        report: GcReport,
+    ) -> None:
+        if report.dry_run:
+            report.expired += len(uploads)
+            report.expired_bytes += sum(self._bytes_of(u, storage.get(u.id)) for u in uploads)
+            return
+        won = self.repo.abort_expired([u.id for u in uploads], now)
+        for upload in uploads:
+            if upload.id not in won:
+                report.skipped += 1
+                continue
+            log.info("gc: upload %s (owner %s) expired; aborted", upload.id, upload.owner)
+            report.expired += 1
+            report.expired_bytes += self._free(upload, storage.get(upload.id), report)
+
+    # -- 2, 3. leftover storage ---------------------------------------------
+
+    def _sweep(self, now: datetime, report: GcReport) -> None:
+        store = self._sweeper
+        if store is None:
+            return  # nothing outlives the process (in memory)
+        older_than = now - self.policy.leftover_age
+        for batch in _chunks(store.leftovers(older_than), self.batch_size):
+            live = self.repo.live_upload_ids({x.upload_id for x in batch if x.upload_id})
+            for action in plan_gc((), now, self.policy, batch, live):
+                if isinstance(action, RemoveLeftover):
+                    self._remove(store, action.leftover, older_than, report)
+
+    def _remove(
+        self, store: SweepsLeftovers, leftover: Leftover, older_than: datetime, report: GcReport
+    ) -> None:
+        if report.dry_run:
+            report.leftovers[leftover.kind] += 1
+            report.leftover_bytes += leftover.size
+            return
+        # Checked again just before removing: an upload may have claimed it since the batch.
+        if leftover.upload_id and self.repo.live_upload_ids({leftover.upload_id}):
+            report.skipped += 1
+            return
+        try:
+            freed = store.remove_leftover(leftover, older_than)
+        except UploadcoreError:
+            log.warning("gc: could not remove %s", leftover.key, exc_info=True)
+            report.errors += 1
+            return
+        if freed is None:
+            report.skipped += 1
+            return
+        log.info("gc: removed leftover %s %s (%d bytes)", leftover.kind, leftover.key, freed)
+        report.leftovers[leftover.kind] += 1
+        report.leftover_bytes += freed
+
+    # -- 4. old aborted and failed records ------------------------------------
+
+    def _purge(self, now: datetime, report: GcReport) -> None:
+        before = now - self.policy.purge_after
+        for status in sorted(PURGEABLE):
+
+            def read(after: Keyset | None, status: UploadStatus = status) -> Sequence[Upload]:
+                return self.repo.ended_uploads(status, before, after, self.batch_size)
+
+            for batch in _keyset_batches(read, lambda u: (u.modified, u.id), self.batch_size):
+                plan = plan_gc(batch, now, self.policy)
+                ids = [a.upload.id for a in plan if isinstance(a, PurgeRecord)]
+                if report.dry_run:
+                    report.purged += len(ids)
+                    continue
+                purged = self.repo.purge(ids, PURGEABLE, before)
+                report.purged += len(purged)
+                report.skipped += len(ids) - len(purged)
+
+    # -- the forced abort ---------------------------------------------------
+
+    def abort(self, file_id: str) -> AbortedUpload:
+        """Abort an upload in progress whoever owns it, and free its storage.
+
+        Raises UploadNotFound, or InvalidState when it is not in progress (an
+        upload already aborted included). If the storage cannot be freed now,
+        the upload stays aborted and StorageUnavailable says `gc` will free it.
+        """
+        upload = self._get(file_id)
+        while True:
+            if upload.status.is_terminal:
+                raise InvalidState(f"upload {file_id} is {upload.status}, not in progress")
+            if self.repo.set_status(file_id, upload.status, UploadStatus.ABORTED, self.clock.now()):
+                break
+            upload = self._get(file_id)
+        log.info("upload %s (owner %s) aborted by an admin", file_id, upload.owner)
+        try:
+            freed = self._bytes_of(upload, self._storage_of(upload))
+            self.blobs.abort(upload)
+        except UploadcoreError as error:
+            raise StorageUnavailable(
+                f"upload {file_id} is aborted, but its storage could not be freed now "
+                f"({error.detail}); `uploadcore gc` will free it"
+            ) from error
+        return AbortedUpload(self._get(file_id), freed)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _get(self, file_id: str) -> Upload:
+        upload = self.repo.get(file_id)
+        if upload is None:
+            raise UploadNotFound(f"no upload with id {file_id}")
+        return upload
+
+    def _storage_of(self, upload: Upload) -> Leftover | None:
+        """What storage holds for an upload, where the store can tell (else None)."""
+        return None if self._sweeper is None else self._sweeper.held(upload)
+
+    def _bytes_of(self, upload: Upload, held: Leftover | None) -> int:
+        if self._sweeper is not None or not upload.upload_id:
+            return 0 if held is None else held.size
+        return sum(p.size for p in self.blobs.list_parts(upload))
+
+    def _free(self, upload: Upload, held: Leftover | None, report: GcReport) -> int:
+        """Free an aborted upload's storage; its bytes, or 0 (and an error) if it failed."""
+        try:
+            size = self._bytes_of(upload, held)
+            self.blobs.abort(upload)
+        except UploadcoreError:
+            log.warning("gc: could not free the storage of upload %s", upload.id, exc_info=True)
+            report.errors += 1
+            return 0
+        return size
+
+
+def _keyset_batches(
+    read: Callable[[Keyset | None], Sequence[Upload]],
+    key: Callable[[Upload], Keyset],
+    size: int,
+) -> Iterator[Sequence[Upload]]:
+    """Batches from `read(after)`, each after the last row of the one before."""
+    after: Keyset | None = None
+    while True:
+        batch = read(after)
+        if batch:
+            yield batch
+        if len(batch) < size:
+            return
+        after = key(batch[-1])
+
+
+def _chunks(items: Iterable[Leftover], size: int) -> Iterator[list[Leftover]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+__all__ = ["BATCH_SIZE", "AbortedUpload", "GcReport", "GcService"]

@@ -1,0 +1,239 @@
+"""The upload client's pieces without a server: plans, retries, error messages, URL refresh."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from uploadcore.entrypoints.client.api import Api, ApiError, ClientError, Stopped, problem_of
+from uploadcore.entrypoints.client.parts import MiB, Plan, md5_of, read_part
+from uploadcore.entrypoints.client.retry import RetryPolicy, is_transient, retry_after
+from uploadcore.entrypoints.client.urls import PartUrls
+
+NO_WAIT = RetryPolicy(attempts=4, base=0, cap=0)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def api_answering(*answers: httpx.Response | Exception, policy: RetryPolicy = NO_WAIT) -> Api:
+    """An Api whose server gives these answers in turn (an exception: the connection fails)."""
+    queue = list(answers)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    return Api("http://uploads.test/", "uc_key", http, policy)
+
+
+@pytest.fixture
+def closing() -> Iterator[list[Api]]:
+    made: list[Api] = []
+    yield made
+    for api in made:
+        api.http.close()
+
+
+def problem(status: int, code: str, detail: str) -> httpx.Response:
+    return httpx.Response(status, json={"status": status, "code": code, "detail": detail})
+
+
+# -- plans -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "part_size", "expected"),
+    [
+        (0, None, Plan(0, 1, 1)),
+        (1, None, Plan(1, 1, 1)),
+        (8 * MiB, None, Plan(8 * MiB, 1, 8 * MiB)),
+        (8 * MiB + 1, None, Plan(8 * MiB + 1, 2, 8 * MiB)),
+        (100 * 1024 * MiB, None, Plan(100 * 1024 * MiB, 9_310, 11 * MiB)),
+        (10_000, 4096, Plan(10_000, 3, 4096)),
+        (4096, 4096, Plan(4096, 1, 4096)),
+    ],
+)
+def test_a_plan_covers_the_file_in_at_most_10000_parts(
+    size: int, part_size: int | None, expected: Plan
+) -> None:
+    plan = Plan.for_file(size, part_size)
+
+    assert plan == expected
+    assert plan.num_parts <= 10_000
+    assert sum(plan.size_of(n) for n in plan.numbers) == size
+    ends = [plan.offset_of(n) + plan.size_of(n) for n in plan.numbers]
+    assert ends == [plan.offset_of(n + 1) for n in plan.numbers[:-1]] + [size]
+
+
+def test_a_part_is_read_in_chunks_of_exactly_its_range(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(bytes(range(256)) * 10_000)
+    counted: list[int] = []
+
+    chunks = list(read_part(path, 1000, 2 * MiB + 5, counted.append))
+
+    assert b"".join(chunks) == path.read_bytes()[1000 : 1000 + 2 * MiB + 5]
+    assert max(len(c) for c in chunks) <= MiB
+    assert sum(counted) == 2 * MiB + 5
+    assert md5_of(path, 0, 0) == "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def test_a_file_that_got_shorter_is_an_error_not_a_short_part(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+
+    with pytest.raises(ClientError, match="got shorter"):
+        list(read_part(path, 50, 100))
+
+
+def test_a_stopped_upload_stops_reading_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    stop = threading.Event()
+    stop.set()
+
+    with pytest.raises(Stopped):
+        list(read_part(path, 0, 100, stop=stop))
+
+
+# -- retries ------------------------------------------------------------------------------
+
+
+def test_connection_errors_5xx_and_429_are_tried_again(closing: list[Api]) -> None:
+    api = api_answering(
+        httpx.ConnectError("refused"),
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "0"}),
+        httpx.Response(201, json={"file_obj": {"id": "f1"}}),
+    )
+    closing.append(api)
+
+    assert api.initiate({}) == {"file_obj": {"id": "f1"}}
+
+
+def test_a_client_error_is_not_tried_again_and_names_the_server_s_reason(
+    closing: list[Api],
+) -> None:
+    api = api_answering(problem(400, "part_plan_mismatch", "part_size 100 is below 5 MiB"))
+    closing.append(api)
+
+    with pytest.raises(ApiError) as raised:
+        api.initiate({})
+
+    assert raised.value.status == 400
+    assert raised.value.detail == (
+        "could not start the upload: part_size 100 is below 5 MiB (HTTP 400, part_plan_mismatch)"
+    )
+
+
+def test_giving_up_says_how_often_and_the_last_reason(closing: list[Api]) -> None:
+    api = api_answering(*[httpx.Response(502, text="bad gateway")] * 4)
+    closing.append(api)
+
+    with pytest.raises(ClientError, match=r"after 4 tries: HTTP 502: bad gateway"):
+        api.state("f1")
+
+
+def test_a_url_no_retry_fixes_fails_at_once(closing: list[Api]) -> None:
+    api = api_answering(httpx.UnsupportedProtocol("no scheme"))
+    closing.append(api)
+
+    with pytest.raises(ClientError, match="UnsupportedProtocol"):
+        api.state("f1")
+
+
+def test_a_stopped_api_tries_nothing_more(closing: list[Api]) -> None:
+    api = api_answering(httpx.Response(503))
+    closing.append(api)
+    api.stop.set()
+
+    with pytest.raises(Stopped):
+        api.state("f1")
+
+
+@pytest.mark.parametrize(("status", "transient"), [(500, True), (502, True), (503, True),
+    (504, True), (429, True), (408, True), (501, False), (507, False), (400, False),
+    (403, False), (404, False), (409, False)])  # fmt: skip
+def test_which_answers_are_transient(status: int, transient: bool) -> None:
+    assert is_transient(httpx.Response(status)) is transient
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
+    policy = RetryPolicy(attempts=10, base=0.5, cap=4.0)
+
+    for attempt in range(10):
+        delays = [policy.delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= min(4.0, 0.5 * 2**attempt) for d in delays)
+    assert policy.delay(3, retry_after=2.5) == 2.5
+    assert policy.delay(3, retry_after=3600) == 4.0
+
+
+def test_retry_after_is_read_as_seconds_or_a_date() -> None:
+    date = "Wed, 21 Oct 2026 07:28:00 GMT"
+    later = "Wed, 21 Oct 2026 07:28:07 GMT"
+
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
+    assert retry_after(httpx.Response(503, headers={"Retry-After": later, "Date": date})) == 7.0
+    assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
+    assert retry_after(httpx.Response(503)) is None
+
+
+# -- error messages -------------------------------------------------------------------------
+
+
+def test_an_s3_error_answer_is_read_from_its_xml() -> None:
+    body = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+
+    assert problem_of(httpx.Response(403, text=body)) == (
+        403,
+        "AccessDenied",
+        "Request has expired",
+    )
+
+
+def test_an_answer_of_unknown_shape_still_makes_one_line() -> None:
+    status, code, detail = problem_of(httpx.Response(500, text="line one\nline two"))
+
+    assert (status, code, detail) == (500, None, "line one line two")
+
+
+# -- part URLs --------------------------------------------------------------------------------
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+
+    def refresh_urls(self, file_id: str, numbers: list[int]) -> dict[str, object]:
+        self.asked.append(numbers)
+        generation = len(self.asked)
+        return {
+            "presigned_urls": [{"part_number": n, "url": f"u{n}-{generation}"} for n in numbers],
+            "expires_in": 400,
+        }
+
+
+def test_urls_about_to_expire_are_refreshed_for_every_part_still_to_send() -> None:
+    api, now = FakeApi(), [0.0]
+    first = {"presigned_urls": [{"part_number": n, "url": f"u{n}-0"} for n in (1, 2, 3)],
+             "expires_in": 400}  # fmt: skip
+    urls = PartUrls(api, "f1", first, [1, 2, 3], clock=lambda: now[0])  # type: ignore[arg-type]
+
+    assert urls.url_for(1) == "u1-0"
+    urls.done(1)
+    now[0] = 339.0  # not yet within the margin (60 s) of the expiry
+    assert urls.url_for(2) == "u2-0"
+    now[0] = 341.0
+    assert urls.url_for(2) == "u2-1"
+    assert api.asked == [[2, 3]]
+    assert urls.url_for(3) == "u3-1"
+    urls.refresh(3)
+    assert urls.url_for(3) == "u3-2"
+    assert api.asked == [[2, 3], [3]]
