@@ -6,7 +6,6 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from uploadcore.domain.errors import (
     UploadcoreError,
     UploadNotFound,
 )
-from uploadcore.domain.metadata import header_content_type
+from uploadcore.domain.metadata import content_disposition, header_content_type
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.http import download, file_schemas, openapi, schemas
 from uploadcore.ports.blobs import ServesFiles
@@ -154,7 +153,7 @@ class Api:
         fd, stored = await run_in_threadpool(_open_stored, blobs.file_path(upload), upload)
         extra = {
             "Content-Type": header_content_type(upload.file_content_type),
-            "Content-Disposition": _content_disposition(upload.file_name),
+            "Content-Disposition": content_disposition(upload.file_name),
             "X-Content-Type-Options": "nosniff",
         }
         return download.respond(fd, stored, request.method, request.headers, extra)
@@ -255,18 +254,6 @@ def _open_stored(path: str, upload: Upload) -> tuple[int, download.Stored]:
     stat = os.fstat(fd)
     etag = f'"{upload.etag}"' if upload.etag else f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
     return fd, download.Stored(stat.st_size, stat.st_mtime, etag)
-
-
-def _content_disposition(name: str) -> str:
-    """RFC 6266: a plain-ASCII `filename` every client reads, plus `filename*` for the rest.
-
-    The fallback drops what some clients mangle inside a quoted string (`"`, `\\`, `%`).
-    """
-    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in name)
-    header = f'attachment; filename="{fallback}"'
-    if fallback != name:
-        header += f"; filename*=UTF-8''{quote(name, safe='')}"
-    return header
 
 
 # ASCII digits only: str.isdigit() also accepts "²" (int() refuses it) and Arabic-Indic
