@@ -38,7 +38,7 @@ def completed(api: S3Harness) -> tuple[dict[str, str], str, list[Json]]:
     return alice, file_id, refs
 
 
-@pytest.mark.parametrize("etag", ["zz-not-hex", "", '""', "../../x", "é" * 32, "0" * 5000])
+@pytest.mark.parametrize("etag", ["zz-not-hex", "", "é" * 32])
 def test_completing_again_with_a_made_up_etag_is_409(s3_api: S3Harness, etag: str) -> None:
     alice, file_id, refs = completed(s3_api)
 
