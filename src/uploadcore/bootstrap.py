@@ -46,6 +46,9 @@ class Uploadcore:
     authenticator: Authenticator
     health: Callable[[], None] = field(default=lambda: None)
     close: Callable[[], None] = field(default=lambda: None)
+    # False when `authenticator.authenticate` and `service.repo.get` never wait (SQLite
+    # in WAL mode): an event loop may then call them inline, without a thread hop.
+    reads_block: bool = True
 
 
 def policy_from(settings: Settings) -> UploadPolicy:
@@ -83,6 +86,7 @@ def build(
         repo, health, close = sql, sql.ping, sql.engine.dispose
     elif isinstance(repo, SqlAlchemyRepository):
         health = repo.ping  # /healthz checks the database an embedder hands us too
+    users_in_repo = users is None
     if users is None:
         users = _users_of(repo)
     service = UploadService(
@@ -93,8 +97,21 @@ def build(
         ids or RandomIds(),
         policy_from(settings),
     )
+    # The default authenticator reads through `users`; one given to us may do anything.
+    reads_block = not (
+        authenticator is None
+        and users_in_repo
+        and isinstance(repo, SqlAlchemyRepository)
+        and repo.point_reads_never_wait
+    )
     return Uploadcore(
-        settings, service, users, authenticator or ApiKeyAuthenticator(users), health, close
+        settings,
+        service,
+        users,
+        authenticator or ApiKeyAuthenticator(users),
+        health,
+        close,
+        reads_block,
     )
 
 

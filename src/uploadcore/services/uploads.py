@@ -124,6 +124,16 @@ class UploadService:
         self._assembling = KeyedLocks()
 
     @property
+    def blobs(self) -> BlobStore:
+        return self._blobs
+
+    @blobs.setter
+    def blobs(self, blobs: BlobStore) -> None:
+        # Asked on every URL minted; an isinstance of a runtime protocol costs about 8 µs.
+        self._blobs = blobs
+        self._presigner = blobs if isinstance(blobs, PresignsUrls) else None
+
+    @property
     def receives_parts(self) -> bool:
         """True when part bodies come through this service (local storage)."""
         return isinstance(self.blobs, ReceivesParts)
@@ -172,9 +182,9 @@ class UploadService:
         The store's own presigned URLs when it has them (S3), else token-signed
         URLs of this service under `base_url`.
         """
-        if isinstance(self.blobs, PresignsUrls):
+        if self._presigner is not None:
             now, lifetime = self.clock.now(), self.policy.url_expires_in
-            urls = self.blobs.part_urls(upload, numbers, now, lifetime)
+            urls = self._presigner.part_urls(upload, numbers, now, lifetime)
             return tuple(PartUrl(n, url) for n, url in zip(numbers, urls, strict=True))
         expires = int((self.clock.now() + self.policy.url_expires_in).timestamp())
         base = base_url.rstrip("/")
@@ -195,8 +205,8 @@ class UploadService:
         """A URL that fetches the completed file as it is; None before completion."""
         if upload.status is not UploadStatus.COMPLETED:
             return None
-        if isinstance(self.blobs, PresignsUrls):
-            return self.blobs.file_url(upload, self.clock.now(), self.policy.url_expires_in)
+        if self._presigner is not None:
+            return self._presigner.file_url(upload, self.clock.now(), self.policy.url_expires_in)
         expires = int((self.clock.now() + self.policy.url_expires_in).timestamp())
         token = self.signer.sign(
             TokenClaims(DOWNLOAD_PURPOSE, upload.id, upload.upload_id, 0, expires)

@@ -42,6 +42,25 @@ def test_a_token_is_url_safe(signer: Signer) -> None:
     assert all(c.isalnum() or c in "-_." for c in token), token
 
 
+def test_a_compressed_token_from_itsdangerous_dumps_still_verifies(signer: Signer) -> None:
+    # Tokens were once minted by `dumps`, which zlib-compresses a payload like this one.
+    claims = TokenClaims("download", "487be010f18bbff156e7cb079b9c4084", "0d9a389f" * 4, 0, EXPIRES)
+    minted = URLSafeSerializer(
+        KEY, salt="uploadcore:download", signer_kwargs={"digest_method": hashlib.sha256}
+    ).dumps([claims.file_id, claims.upload_id, 0, EXPIRES])
+
+    assert str(minted).startswith(".")  # compressed
+    assert signer.verify(str(minted), "download", NOW) == claims
+
+
+def test_a_token_is_one_itsdangerous_loads_reads(signer: Signer) -> None:
+    serializer = URLSafeSerializer(
+        KEY, salt="uploadcore:part", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+
+    assert serializer.loads(signer.sign(CLAIMS)) == ["f1le0123", "upload-abc", 7, EXPIRES]
+
+
 def test_a_token_verifies_until_the_second_before_it_expires(signer: Signer) -> None:
     token = signer.sign(CLAIMS)
     last_moment = datetime.fromtimestamp(EXPIRES, UTC) - timedelta(microseconds=1)

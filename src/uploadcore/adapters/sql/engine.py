@@ -31,6 +31,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def is_wal_sqlite(engine: Engine) -> bool:
+    """Whether `engine` is a SQLite engine from `make_engine`, so in WAL mode.
+
+    In WAL mode a read never waits for a writer (or a writer for a read).
+    """
+    return engine.dialect.name == "sqlite" and event.contains(engine, "connect", _configure_sqlite)
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, decide where transactions begin.
     dbapi_connection.isolation_level = None

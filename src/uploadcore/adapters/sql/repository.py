@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from uploadcore.adapters.sql import gc
+from uploadcore.adapters.sql.engine import is_wal_sqlite
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
 from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
@@ -52,6 +53,20 @@ class SqlAlchemyRepository:
         self._insert = dialect.insert
         # The reads on every request's path skip SQLAlchemy's execution layer on SQLite.
         self._point_reads = SqlitePointReads(engine) if dialect is sqlite else None
+        self._wal = is_wal_sqlite(engine)
+
+    @property
+    def point_reads_never_wait(self) -> bool:
+        """Whether `get` and `principal_for_key` finish without waiting on anything.
+
+        True on a SQLite engine from `make_engine`: one row by its key, read in
+        this process from a local file in WAL mode, where a read never waits
+        for a writer (a few µs from the page cache). False on PostgreSQL (a
+        network round trip) and on SQLite engines made elsewhere (a rollback
+        journal makes readers wait for writers). A caller on an event loop may
+        make these two reads inline when it is True, and must not otherwise.
+        """
+        return self._point_reads is not None and self._wal
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
