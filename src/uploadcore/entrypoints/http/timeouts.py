@@ -36,10 +36,10 @@ class BodyTimeoutMiddleware:
         self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)  # nothing to time, nothing to cut short
             return
-        body_pending = _has_body(scope)
+        body_pending = True
 
         async def timed_receive() -> Message:
             nonlocal body_pending
