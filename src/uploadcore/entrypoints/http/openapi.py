@@ -230,6 +230,8 @@ SCHEMAS: Json = {
             "parent_content_type": _nullable("string", minLength=1, maxLength=255),
             "parent_object_id": {
                 "type": ["string", "integer", "null"],
+                "minLength": 1,
+                "maxLength": 255,
                 "description": "Stored and returned as a string.",
             },
         },
@@ -329,7 +331,11 @@ SCHEMAS: Json = {
         "properties": {
             "file_name": _TEXT,
             "parent_content_type": _nullable("string", minLength=1, maxLength=255),
-            "parent_object_id": {"type": ["string", "integer", "null"]},
+            "parent_object_id": {
+                "type": ["string", "integer", "null"],
+                "minLength": 1,
+                "maxLength": 255,
+            },
         },
     },
     "Health": {
