@@ -188,6 +188,30 @@ class InMemoryRepository:
                     purged.add(file_id)
         return purged
 
+    def deleted_uploads(
+        self, before: datetime, after: Keyset | None, limit: int
+    ) -> Sequence[Upload]:
+        with self._lock:
+            found = [
+                (u.deleted, u)
+                for u in self._uploads.values()
+                if u.deleted is not None
+                and u.deleted <= before
+                and (after is None or (u.deleted, u.id) > after)
+            ]
+        return [u for _, u in heapq.nsmallest(limit, found, key=lambda du: (du[0], du[1].id))]
+
+    def remove_deleted(self, file_ids: Collection[str], before: datetime) -> set[str]:
+        removed = set()
+        with self._lock:
+            for file_id in file_ids:
+                upload = self._uploads.get(file_id)
+                if upload is not None and upload.deleted is not None and upload.deleted <= before:
+                    del self._uploads[file_id]
+                    self._parts.pop(file_id, None)
+                    removed.add(file_id)
+        return removed
+
     def live_upload_ids(self, upload_ids: Collection[str]) -> set[str]:
         wanted = set(upload_ids)
         with self._lock:

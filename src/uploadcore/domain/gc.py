@@ -1,6 +1,6 @@
 """What `gc` should do, decided without storage: `plan_gc` turns what it is shown into actions.
 
-Garbage collection has three kinds of work:
+Garbage collection has four kinds of work:
 
 - an upload in progress whose `expires_at` has passed is aborted (its parts are
   freed), unless its storage was written within `active_window`: a part still
@@ -9,7 +9,11 @@ Garbage collection has three kinds of work:
 - an aborted or failed record that ended more than `purge_after` ago is purged;
 - storage that no live upload owns (a temporary part directory, a stray temporary
   file, an S3 multipart upload) and that nobody has touched for `leftover_age`
-  is removed. Those are what a crash or a lost race leaves behind.
+  is removed. Those are what a crash or a lost race leaves behind;
+- a record marked deleted more than `leftover_age` ago (a deletion that failed
+  or was cut short after marking it, and that no client finished) has its
+  stored bytes removed and then the record itself. A deletion that began
+  within `leftover_age` may still be running, and is left to it.
 
 The service shows `plan_gc` one batch at a time and carries out the actions
 with compare-and-set writes, so an upload that changed since it was read (a
@@ -76,7 +80,14 @@ class RemoveLeftover:
     leftover: Leftover
 
 
-GcAction = AbortExpired | PurgeRecord | RemoveLeftover
+@dataclass(frozen=True)
+class FinishDeletion:
+    """Remove the stored bytes, then the record, of a file whose deletion was cut short."""
+
+    upload: Upload
+
+
+GcAction = AbortExpired | PurgeRecord | RemoveLeftover | FinishDeletion
 
 
 def plan_gc(
@@ -95,18 +106,23 @@ def plan_gc(
     `live_upload_ids` are the storage upload ids of uploads still pending or
     uploading: their storage is never a leftover, however old. Completed
     uploads, uploads not yet expired and records ended recently get no action.
+    A record marked deleted is only ever finished, once its deletion began at
+    least `policy.leftover_age` ago; it is never aborted or purged.
     """
     actions: list[GcAction] = []
     purge_before = now - policy.purge_after
     active_since = now - policy.active_window
+    leftover_before = now - policy.leftover_age
     for upload in uploads:
-        if upload.is_expired(now):
+        if upload.deleted is not None:
+            if upload.deleted <= leftover_before:
+                actions.append(FinishDeletion(upload))
+        elif upload.is_expired(now):
             held = storage.get(upload.id)
             if held is None or held.last_modified <= active_since:
                 actions.append(AbortExpired(upload))
         elif upload.status in PURGEABLE and upload.modified <= purge_before:
             actions.append(PurgeRecord(upload))
-    leftover_before = now - policy.leftover_age
     for leftover in leftovers:
         if leftover.upload_id is not None and leftover.upload_id in live_upload_ids:
             continue
@@ -118,6 +134,7 @@ def plan_gc(
 __all__ = [
     "PURGEABLE",
     "AbortExpired",
+    "FinishDeletion",
     "GcAction",
     "GcPolicy",
     "Leftover",

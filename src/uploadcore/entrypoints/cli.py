@@ -261,7 +261,9 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
        untouched for UPLOAD_EXPIRES_IN: what crashes leave behind.
     3. On S3, aborts multipart uploads under AWS_S3_KEY_PREFIX that no live
        upload owns and that are older than UPLOAD_EXPIRES_IN.
-    4. Purges the records of aborted and failed uploads older than --purge-after.
+    4. Finishes deletions cut short: files marked deleted more than
+       UPLOAD_EXPIRES_IN ago lose their stored bytes, then their record.
+    5. Purges the records of aborted and failed uploads older than --purge-after.
 
     Safe while the server serves and while another gc runs: every change is a
     compare-and-set, and an upload receiving a part or completing is left

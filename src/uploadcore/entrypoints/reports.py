@@ -48,6 +48,9 @@ def gc_lines(report: GcReport, purge_after: str) -> list[str]:
         f"{verb('aborted', 'abort')} {_count(report.expired, 'expired upload', 'expired uploads')}"
         f" ({human_size(report.expired_bytes)})",
         f"{verb('removed', 'remove')} {leftovers} ({human_size(report.leftover_bytes)})",
+        f"{verb('finished', 'finish')} "
+        f"{_count(report.deletions, 'deletion cut short', 'deletions cut short')}"
+        f" ({human_size(report.deletion_bytes)})",
         f"{verb('purged', 'purge')} "
         f"{_count(report.purged, 'aborted or failed record', 'aborted or failed records')}"
         f" older than {purge_after}",
@@ -67,6 +70,7 @@ def gc_json(report: GcReport, purge_after_seconds: int) -> dict[str, Any]:
             "bytes": report.leftover_bytes,
             "by_kind": dict(sorted(report.leftovers.items())),
         },
+        "deletions": {"count": report.deletions, "bytes": report.deletion_bytes},
         "purged_records": {"count": report.purged, "older_than_seconds": purge_after_seconds},
         "bytes_freed": report.bytes_freed,
         "skipped": report.skipped,

@@ -63,6 +63,24 @@ class GcQueries(Protocol):
         `before`. Returns the ids it deleted.
         """
 
+    def deleted_uploads(
+        self, before: datetime, after: Keyset | None, limit: int
+    ) -> Sequence[Upload]:
+        """Up to `limit` records marked deleted at or before `before`, whatever their status.
+
+        Ordered by (`deleted`, `id`), starting strictly after `after`; an index
+        seek like `expired_uploads`.
+        """
+
+    def remove_deleted(self, file_ids: Collection[str], before: datetime) -> set[str]:
+        """Delete these records and their parts.
+
+        Only those still marked deleted at or before `before` (a mark is never
+        undone, so this guards against ids that were never marked). Returns the
+        ids it deleted: a record another `gc` or a retried deletion removed
+        meanwhile is not among them.
+        """
+
     def live_upload_ids(self, upload_ids: Collection[str]) -> set[str]:
         """Those of these storage upload ids that belong to an upload pending or uploading."""
 

@@ -28,6 +28,7 @@ from uploadcore.domain.errors import (
 from uploadcore.domain.gc import (
     PURGEABLE,
     AbortExpired,
+    FinishDeletion,
     GcPolicy,
     Leftover,
     PurgeRecord,
@@ -55,6 +56,10 @@ class GcReport:
     leftovers: Counter[str] = field(default_factory=Counter)  # kind -> how many
     leftover_bytes: int = 0
     purged: int = 0
+    #: Deletions cut short (record marked deleted, not removed) that gc finished,
+    #: and the bytes they held: the final file's size as recorded, plus any parts.
+    deletions: int = 0
+    deletion_bytes: int = 0
     #: Candidates left alone because they changed meanwhile (a part arrived or
     #: is arriving, another gc got there first): nothing is wrong, the next run
     #: looks again.
@@ -64,7 +69,7 @@ class GcReport:
 
     @property
     def bytes_freed(self) -> int:
-        return self.expired_bytes + self.leftover_bytes
+        return self.expired_bytes + self.leftover_bytes + self.deletion_bytes
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class AbortedUpload:
 
 
 class GcService:
-    """Aborts expired uploads, removes leftover storage, purges old ended records."""
+    """Aborts expired uploads, frees leftovers, finishes cut-short deletions, purges records."""
 
     def __init__(
         self,
@@ -98,13 +103,15 @@ class GcService:
         report = GcReport(dry_run)
         self._expire(now, report)
         self._sweep(now, report)
+        self._finish_deletions(now, report)
         self._purge(now, report)
         log.info(
-            "gc%s: %d expired uploads aborted, %d leftovers removed, %d records purged, "
-            "%d bytes freed, %d skipped, %d errors",
+            "gc%s: %d expired uploads aborted, %d leftovers removed, %d deletions finished, "
+            "%d records purged, %d bytes freed, %d skipped, %d errors",
             " (dry run)" if dry_run else "",
             report.expired,
             sum(report.leftovers.values()),
+            report.deletions,
             report.purged,
             report.bytes_freed,
             report.skipped,
@@ -198,7 +205,67 @@ class GcService:
         report.leftovers[leftover.kind] += 1
         report.leftover_bytes += freed
 
-    # -- 4. old aborted and failed records ------------------------------------
+    # -- 4. deletions cut short ------------------------------------------------
+
+    def _finish_deletions(self, now: datetime, report: GcReport) -> None:
+        """Remove the bytes, then the records, of files marked deleted `leftover_age` ago.
+
+        A file is marked deleted before its bytes go (see FileService.delete_file),
+        and a mark is never undone: once marked, only the same idempotent steps
+        (free, delete, remove) ever happen to it, whether a retried DELETE or
+        another gc takes them. The age keeps gc off a deletion still running.
+        """
+        before = now - self.policy.leftover_age
+
+        def read(after: Keyset | None) -> Sequence[Upload]:
+            return self.repo.deleted_uploads(before, after, self.batch_size)
+
+        for batch in _keyset_batches(read, _deleted_key, self.batch_size):
+            plan = plan_gc(batch, now, self.policy)
+            uploads = [a.upload for a in plan if isinstance(a, FinishDeletion)]
+            report.skipped += len(batch) - len(uploads)
+            sizes: dict[str, int] = {}
+            for upload in uploads:
+                size = self._delete_stored(upload, report)
+                if size is not None:
+                    sizes[upload.id] = size
+            if report.dry_run:
+                report.deletions += len(sizes)
+                report.deletion_bytes += sum(sizes.values())
+                continue
+            removed = self.repo.remove_deleted(list(sizes), before)
+            report.skipped += len(sizes) - len(removed)  # a retried DELETE or another gc won
+            for file_id in removed:
+                log.info("gc: finished the deletion of file %s", file_id)
+            report.deletions += len(removed)
+            report.deletion_bytes += sum(sizes[i] for i in removed)
+
+    def _delete_stored(self, upload: Upload, report: GcReport) -> int | None:
+        """Free the stored bytes of a file being deleted (with `dry_run`, only measure them).
+
+        Returns its bytes (the final file's recorded size, plus parts still held),
+        or None, counting an error, when storage cannot be read or freed now.
+        """
+        try:
+            completed = upload.status is UploadStatus.COMPLETED
+            # A completed upload's parts were released when it completed.
+            size = (
+                upload.file_size if completed else self._bytes_of(upload, self._storage_of(upload))
+            )
+            if report.dry_run:
+                return size
+            if not completed:
+                self.blobs.abort(upload)
+            self.blobs.delete(upload)
+        except UploadcoreError:
+            log.warning(
+                "gc: could not free the storage of deleted file %s", upload.id, exc_info=True
+            )
+            report.errors += 1
+            return None
+        return size
+
+    # -- 5. old aborted and failed records ------------------------------------
 
     def _purge(self, now: datetime, report: GcReport) -> None:
         before = now - self.policy.purge_after
@@ -287,6 +354,13 @@ def _keyset_batches(
         if len(batch) < size:
             return
         after = key(batch[-1])
+
+
+def _deleted_key(upload: Upload) -> Keyset:
+    """The keyset position of a record marked deleted (`deleted_uploads` returns no others)."""
+    if upload.deleted is None:
+        raise AssertionError(f"upload {upload.id} is not marked deleted")
+    return (upload.deleted, upload.id)
 
 
 def _chunks(items: Iterable[Leftover], size: int) -> Iterator[list[Leftover]]:

@@ -264,6 +264,77 @@ def test_purge_keeps_what_no_longer_matches(repo: Repository, clock: FakeClock) 
     assert repo.purge([], PURGEABLE, clock.now()) == set()
 
 
+# -- deleted_uploads and remove_deleted -------------------------------------------------------
+
+
+def test_deleted_uploads_lists_records_marked_deleted_before_the_cutoff(
+    repo: Repository, clock: FakeClock
+) -> None:
+    for file_id, status in [("old-done", COMPLETED), ("old-abort", ABORTED), ("fail", FAILED)]:
+        add(repo, clock, file_id, status)
+    add(repo, clock, "kept", COMPLETED)
+    assert repo.mark_deleted("old-done", clock.now())
+    assert repo.mark_deleted("old-abort", clock.now())
+    clock.advance(DAY)
+    assert repo.mark_deleted("fail", clock.now())  # marked just now
+    cutoff = clock.now() - DAY
+
+    assert sorted(ids(repo.deleted_uploads(cutoff, None, 10))) == ["old-abort", "old-done"]
+    assert ids(repo.deleted_uploads(cutoff - timedelta(seconds=1), None, 10)) == []
+    assert len(repo.deleted_uploads(clock.now(), None, 10)) == 3
+    found = repo.deleted_uploads(cutoff, None, 10)[0]
+    assert found.deleted == cutoff
+
+
+def test_deleted_uploads_pages_by_keyset(repo: Repository, clock: FakeClock) -> None:
+    for n in range(7):
+        add(repo, clock, f"d{n}", COMPLETED)
+        assert repo.mark_deleted(f"d{n}", clock.now())
+        if n % 2:
+            clock.advance(1)
+    found: list[str] = []
+    after: Keyset | None = None
+    while batch := repo.deleted_uploads(clock.now(), after, 3):
+        assert len(batch) <= 3
+        found += ids(batch)
+        last = batch[-1]
+        assert last.deleted is not None
+        after = (last.deleted, last.id)
+
+    assert found == [f"d{n}" for n in range(7)]
+
+
+def test_remove_deleted_removes_marked_records_and_their_parts(
+    repo: Repository, clock: FakeClock
+) -> None:
+    add(repo, clock, "gone")
+    assert repo.record_part("gone", ReceivedPart(1, "0" * 32, 10), clock.now(), clock.now())
+    assert repo.set_status("gone", UPLOADING, ABORTED, clock.now())
+    assert repo.mark_deleted("gone", clock.now())
+    clock.advance(DAY)
+
+    assert repo.remove_deleted(["gone"], clock.now() - DAY) == {"gone"}
+
+    assert repo.get("gone") is None
+    assert list(repo.parts("gone")) == []
+    assert repo.remove_deleted(["gone"], clock.now()) == set()  # another gc got there first
+
+
+def test_remove_deleted_keeps_records_not_marked_or_marked_after_the_cutoff(
+    repo: Repository, clock: FakeClock
+) -> None:
+    add(repo, clock, "done", COMPLETED)
+    add(repo, clock, "live")
+    add(repo, clock, "recent", COMPLETED)
+    clock.advance(DAY)
+    assert repo.mark_deleted("recent", clock.now())
+
+    assert repo.remove_deleted(["done", "live", "recent", "unknown"], clock.now() - DAY) == set()
+
+    assert all(repo.get(i) is not None for i in ("done", "live", "recent"))
+    assert repo.remove_deleted([], clock.now()) == set()
+
+
 # -- live_upload_ids --------------------------------------------------------------------------
 
 
@@ -361,6 +432,11 @@ def test_set_key_hash_of_an_unknown_user_changes_nothing(
             "ix_files_upload_status_modified_id",
         ),
         ("SELECT upload_id FROM files WHERE upload_id IN ('a', 'b')", "ix_files_upload_id"),
+        (
+            "SELECT * FROM files WHERE deleted <= '2026-01-01' "
+            "AND (deleted, id) > ('2025-01-01', 'x') ORDER BY deleted, id LIMIT 500",
+            "ix_files_deleted_id",
+        ),
     ],
 )
 def test_sqlite_seeks_an_index_for_each_gc_query_without_sorting(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from uploadcore.domain.gc import (
     AbortExpired,
+    FinishDeletion,
     GcPolicy,
     Leftover,
     PurgeRecord,
@@ -238,3 +240,59 @@ def test_a_leftover_is_removed_exactly_when_old_and_not_owned(age: timedelta, ow
 
     expected = not owned and age >= POLICY.leftover_age
     assert actions == ([RemoveLeftover(subject)] if expected else [])
+
+
+# -- deletions cut short ------------------------------------------------------------
+
+
+def marked(status: UploadStatus, deleted_ago: timedelta, file_id: str = "f1") -> Upload:
+    """An upload in `status` whose deletion began `deleted_ago` before NOW."""
+    return replace(
+        upload(status, expires_in=-timedelta(days=30), ended_ago=timedelta(days=30)),
+        id=file_id,
+        deleted=NOW - deleted_ago,
+    )
+
+
+@pytest.mark.parametrize("status", [COMPLETED, FAILED, ABORTED])
+def test_a_deletion_cut_short_longer_ago_than_the_leftover_age_is_finished(
+    status: UploadStatus,
+) -> None:
+    old = marked(status, POLICY.leftover_age)
+
+    assert plan_gc([old], NOW, POLICY) == [FinishDeletion(old)]
+
+
+@pytest.mark.parametrize("status", [COMPLETED, FAILED, ABORTED])
+def test_a_deletion_that_began_recently_is_left_to_run_and_never_purged(
+    status: UploadStatus,
+) -> None:
+    # Ended long before the purge age: still neither purged nor finished while its deletion runs.
+    running = marked(status, POLICY.leftover_age - SECOND)
+
+    assert plan_gc([running], NOW, POLICY) == []
+    assert plan_gc([marked(status, timedelta(0))], NOW, POLICY) == []
+
+
+def test_deletions_are_planned_in_the_order_given_next_to_the_other_actions() -> None:
+    first, second = (
+        marked(COMPLETED, 2 * POLICY.leftover_age, "a"),
+        marked(ABORTED, POLICY.leftover_age, "b"),
+    )
+    purge = upload(FAILED, ended_ago=POLICY.purge_after, file_id="c")
+
+    assert plan_gc([first, purge, second], NOW, POLICY) == [
+        FinishDeletion(first),
+        PurgeRecord(purge),
+        FinishDeletion(second),
+    ]
+
+
+@given(status=st.sampled_from([COMPLETED, FAILED, ABORTED]), age=offsets.map(abs))
+def test_a_marked_record_is_finished_exactly_when_marked_long_enough_ago(
+    status: UploadStatus, age: timedelta
+) -> None:
+    subject = marked(status, age)
+
+    expected = [FinishDeletion(subject)] if age >= POLICY.leftover_age else []
+    assert plan_gc([subject], NOW, POLICY) == expected

@@ -22,6 +22,7 @@ from uploadcore.domain.errors import InvalidState, StorageUnavailable, UploadNot
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits, PartRef, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.services.files import FileService
 from uploadcore.services.gc import GcService
 from uploadcore.services.uploads import NewUpload, UploadPolicy, UploadService
 
@@ -323,6 +324,106 @@ def test_storage_that_cannot_be_freed_is_counted_and_the_run_goes_on(clock: Fake
 
     assert (world.status(first), world.status(second)) == (ABORTED, ABORTED)
     assert (report.expired, report.errors) == (2, 2)
+
+
+# -- deletions cut short ------------------------------------------------------------------------
+
+
+class FlakyStore(InMemoryBlobStore):
+    """A store that, while `broken`, can neither free parts nor delete files."""
+
+    broken = False
+
+    def abort(self, upload: Upload) -> None:
+        if self.broken:
+            raise StorageUnavailable("the store is down")
+        super().abort(upload)
+
+    def delete(self, upload: Upload) -> None:
+        if self.broken:
+            raise StorageUnavailable("the store is down")
+        super().delete(upload)
+
+
+def test_gc_finishes_deletions_cut_short_once_old_enough_and_a_dry_run_changes_nothing(
+    clock: FakeClock,
+) -> None:
+    store = FlakyStore()
+    world = World(clock, store=store)
+    files = FileService(world.uploads)
+    started = world.start(parts=3)
+    done = world.uploads.complete(ALICE, started.id, world.refs(started))
+    partial = world.start(parts=2)
+    store.broken = True
+    for file_id in (done.id, partial.id):
+        with pytest.raises(StorageUnavailable):
+            files.delete_file(ALICE, file_id)
+    store.broken = False
+    # Interrupted: both records marked deleted, their bytes still stored.
+    assert all(world.get(i).deleted == clock.now() for i in (done.id, partial.id))
+    assert store.objects[done.storage_key] == DATA
+    assert world.held(partial) == 8
+
+    clock.advance(GC_POLICY.leftover_age - timedelta(seconds=1))
+    running = world.gc.collect()  # a deletion this recent may still be running
+
+    assert (running.deletions, running.deletion_bytes, running.skipped) == (0, 0, 0)
+    assert store.objects[done.storage_key] == DATA
+    assert world.held(partial) == 8
+    clock.advance(timedelta(seconds=1))
+    before = {i: world.get(i) for i in (done.id, partial.id)}
+
+    dry = world.gc.collect(dry_run=True)
+
+    assert {i: world.get(i) for i in before} == before
+    assert store.objects[done.storage_key] == DATA
+    assert world.held(partial) == 8
+    real = world.gc.collect()
+    for report in (dry, real):
+        assert (report.deletions, report.deletion_bytes) == (2, len(DATA) + 8)
+        assert (report.purged, report.skipped, report.errors) == (0, 0, 0)
+        assert report.bytes_freed == len(DATA) + 8
+    assert (world.repo.get(done.id), world.repo.get(partial.id)) == (None, None)
+    assert done.storage_key not in store.objects
+    assert world.held(partial) == 0
+    assert world.gc.collect().deletions == 0
+
+
+def test_gc_finishes_deletions_in_keyset_batches(clock: FakeClock) -> None:
+    world = World(clock, batch_size=2)
+    files = FileService(world.uploads)
+    uploads = [world.start(parts=1) for _ in range(5)]
+    for upload in uploads:
+        world.uploads.abort(ALICE, upload.id)
+        assert world.repo.mark_deleted(upload.id, clock.now())  # then the process died
+    kept = world.start(parts=1)
+    clock.advance(GC_POLICY.leftover_age)
+    files.delete_file(ALICE, kept.id)  # a deletion now, which runs to its end
+
+    report = world.gc.collect()
+
+    assert (report.deletions, report.errors) == (5, 0)
+    assert all(world.repo.get(u.id) is None for u in uploads)
+
+
+def test_a_deletion_gc_cannot_finish_now_is_counted_and_kept_for_the_next_run(
+    clock: FakeClock,
+) -> None:
+    store = FlakyStore()
+    world = World(clock, store=store)
+    upload = world.start(parts=1)
+    store.broken = True
+    with pytest.raises(StorageUnavailable):
+        FileService(world.uploads).delete_file(ALICE, upload.id)
+    clock.advance(GC_POLICY.leftover_age)
+
+    failed = world.gc.collect()
+
+    assert (failed.deletions, failed.errors) == (0, 1)
+    assert world.get(upload.id).deleted is not None
+    store.broken = False
+    assert world.gc.collect().deletions == 1
+    assert world.repo.get(upload.id) is None
 
 
 # -- the forced abort ---------------------------------------------------------------------------

@@ -95,6 +95,25 @@ def purge_parts(file_ids: Collection[str]) -> Delete:
     return delete(parts).where(parts.c.file_id.in_(list(file_ids)))
 
 
+def deleted_uploads(before: datetime, after: Keyset | None, limit: int) -> Select[*tuple[Any, ...]]:
+    """`deleted <= before` excludes the NULLs, so the seek starts at the first marked row."""
+    return (
+        select(files)
+        .where(files.c.deleted <= before)
+        .where(*_after(files.c.deleted, after))
+        .order_by(files.c.deleted, files.c.id)
+        .limit(limit)
+    )
+
+
+def remove_deleted(file_ids: Collection[str], before: datetime) -> ReturningDelete[str]:
+    return (
+        delete(files)
+        .where(files.c.id.in_(list(file_ids)), files.c.deleted <= before)
+        .returning(files.c.id)
+    )
+
+
 def live_upload_ids(upload_ids: Collection[str]) -> Select[str]:
     return select(files.c.upload_id).where(
         files.c.upload_id.in_(list(upload_ids)), files.c.upload_status.in_(IN_PROGRESS)

@@ -283,6 +283,22 @@ class SqlAlchemyRepository:
                 connection.execute(gc.purge_parts(purged))
             return purged
 
+    def deleted_uploads(
+        self, before: datetime, after: Keyset | None, limit: int
+    ) -> Sequence[Upload]:
+        with self._begin() as connection:
+            rows = connection.execute(gc.deleted_uploads(before, after, limit))
+            return [_upload_of(row) for row in rows]
+
+    def remove_deleted(self, file_ids: Collection[str], before: datetime) -> set[str]:
+        if not file_ids:
+            return set()
+        with self._begin() as connection:
+            removed = set(connection.execute(gc.remove_deleted(file_ids, before)).scalars())
+            if removed:
+                connection.execute(gc.purge_parts(removed))
+            return removed
+
     def live_upload_ids(self, upload_ids: Collection[str]) -> set[str]:
         if not upload_ids:
             return set()

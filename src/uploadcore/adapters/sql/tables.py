@@ -97,6 +97,16 @@ files = Table(
     Index(None, "upload_id"),
 )
 
+# gc finishes deletions cut short: records marked deleted, walked by (deleted, id).
+# Partial: it holds only the few marked rows, and listings (`deleted IS NULL`) never pick it.
+Index(
+    "ix_files_deleted_id",
+    files.c.deleted,
+    files.c.id,
+    sqlite_where=files.c.deleted.is_not(None),
+    postgresql_where=files.c.deleted.is_not(None),
+)
+
 parts = Table(
     "parts",
     metadata,
