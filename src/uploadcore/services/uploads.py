@@ -22,7 +22,7 @@ from uploadcore.domain.errors import (
     UploadcoreError,
     UploadNotFound,
 )
-from uploadcore.domain.metadata import check_content_type, check_file_name, check_text
+from uploadcore.domain.metadata import MetadataUpdate, check_content_type
 from uploadcore.domain.parts import (
     PartLimits,
     PartPlan,
@@ -480,12 +480,15 @@ def _as_named(plan: PartPlan, refs: Sequence[PartRef]) -> dict[int, ReceivedPart
 
 
 def _check_metadata(request: NewUpload) -> None:
-    check_file_name(request.file_name)
+    """The editable fields follow the rules PATCH holds them to; the type is checked once."""
     check_content_type(request.file_content_type)
-    if request.parent_content_type is not None:
-        check_text("parent_content_type", request.parent_content_type)
-    if request.parent_object_id is not None:
-        check_text("parent_object_id", request.parent_object_id)
+    MetadataUpdate.checked(
+        {
+            "file_name": request.file_name,
+            "parent_content_type": request.parent_content_type,
+            "parent_object_id": request.parent_object_id,
+        }
+    )
 
 
 def _check_declared_length(part_number: int, planned: int, content_length: int | None) -> None:
