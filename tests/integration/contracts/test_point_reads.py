@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,8 @@ from sqlalchemy import Engine, create_engine
 
 from uploadcore import bootstrap
 from uploadcore.adapters.sql import SqlAlchemyRepository, upgrade
-from uploadcore.domain.upload import Principal
+from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.settings import Settings
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -27,6 +28,38 @@ def test_reads_survive_an_engine_dispose(sqlite_engine: Engine) -> None:
 
     assert repo.principal_for_key(HASH) == Principal("alice", False)
     assert repo.get("no-such-file") is None
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 999_999])
+def test_a_file_read_by_its_key_keeps_every_field(sqlite_engine: Engine, microsecond: int) -> None:
+    repo = SqlAlchemyRepository(sqlite_engine)
+    moment = datetime(2026, 3, 29, 1, 59, 58, microsecond, tzinfo=UTC)
+    upload = Upload(
+        id="file-1",
+        upload_id="up-1",
+        storage_key="files/fi/file-1",
+        owner="alice",
+        file_name='Ünïcode "name".bin',
+        file_content_type="video/mp4",
+        plan=PartPlan(5 * 2**40, 1024, 5 * 2**30),
+        status=UploadStatus.COMPLETED,
+        created=moment,
+        modified=moment + timedelta(seconds=1),
+        expires_at=moment + timedelta(days=1),
+        etag="0123456789abcdef0123456789abcdef-1024",
+        parent_content_type="blog.post",
+        parent_object_id="42",
+        deleted=moment + timedelta(hours=1),
+    )
+    repo.add(upload)
+
+    back = repo.get("file-1")
+
+    assert back == upload
+    assert back is not None
+    assert back.status is UploadStatus.COMPLETED
+    times = (back.created, back.modified, back.expires_at, back.deleted)
+    assert [t.tzinfo if t else None for t in times] == [UTC] * 4
 
 
 def test_a_revoked_key_stops_reading_at_once(sqlite_engine: Engine) -> None:

@@ -17,20 +17,24 @@ The repository contract tests run these reads like every other method.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
-from types import SimpleNamespace
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from uploadcore.adapters.sql.tables import UtcDateTime, files
 from uploadcore.domain.errors import StorageUnavailable
+from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.upload import Upload, UploadStatus
 
-_FILE_COLUMNS = [c.name for c in files.columns]
-_FILE_BY_ID = f"SELECT {', '.join(_FILE_COLUMNS)} FROM files WHERE id = ?"  # noqa: S608
+# The columns in the order `_upload` takes them.
+_FILE_BY_ID = (
+    "SELECT id, upload_id, storage_key, owner, file_name, file_content_type,"
+    " file_size, num_parts, part_size, upload_status, created, modified, expires_at,"
+    " etag, parent_content_type, parent_object_id, deleted FROM files WHERE id = ?"
+)
 _USER_BY_KEY = "SELECT name, is_admin FROM users WHERE key_hash = ?"
-_TIMES = frozenset(c.name for c in files.columns if isinstance(c.type, UtcDateTime))
+_STATUSES = {status.value: status for status in UploadStatus}
 _MAX_IDLE = 64  # more than the threads and the event loop that may read at once
 
 
@@ -46,16 +50,10 @@ class SqlitePointReads:
         self._generation = 0
         event.listen(engine, "engine_disposed", self._close_idle)
 
-    def file(self, file_id: str) -> SimpleNamespace | None:
-        """The `files` row with this id, its times as UTC datetimes, or None."""
+    def file(self, file_id: str) -> Upload | None:
+        """The upload whose `files` row has this id, or None."""
         found = self._one(_FILE_BY_ID, file_id)
-        if found is None:
-            return None
-        row = dict(zip(_FILE_COLUMNS, found, strict=True))
-        for name in _TIMES:
-            if row[name] is not None:
-                row[name] = datetime.fromisoformat(row[name]).replace(tzinfo=UTC)
-        return SimpleNamespace(**row)
+        return None if found is None else _upload(*found)
 
     def user(self, key_hash: str) -> tuple[str, bool] | None:
         """The name and admin flag of the user whose key has this hash, or None."""
@@ -102,3 +100,33 @@ class SqlitePointReads:
             except IndexError:  # another thread took the last one
                 break
             connection.close()
+
+
+def _upload(
+    id: str, upload_id: str, storage_key: str, owner: str, file_name: str,
+    file_content_type: str, file_size: int, num_parts: int, part_size: int, status: str,
+    created: str, modified: str, expires_at: str, etag: str | None,
+    parent_content_type: str | None, parent_object_id: str | None, deleted: str | None,
+) -> Upload:  # fmt: skip
+    return Upload(
+        id=id,
+        upload_id=upload_id,
+        storage_key=storage_key,
+        owner=owner,
+        file_name=file_name,
+        file_content_type=file_content_type,
+        plan=PartPlan(file_size, num_parts, part_size),
+        status=_STATUSES[status],
+        created=_utc(created),
+        modified=_utc(modified),
+        expires_at=_utc(expires_at),
+        etag=etag,
+        parent_content_type=parent_content_type,
+        parent_object_id=parent_object_id,
+        deleted=None if deleted is None else _utc(deleted),
+    )
+
+
+def _utc(stored: str) -> datetime:
+    """A time as `UtcDateTime` keeps it on SQLite (naive, in UTC) as an aware datetime."""
+    return datetime.fromisoformat(stored + "+00:00")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -91,8 +90,7 @@ class SqlAlchemyRepository:
 
     def get(self, file_id: str) -> Upload | None:
         if self._point_reads is not None:
-            found = self._point_reads.file(file_id)
-            return None if found is None else _upload_of(found)
+            return self._point_reads.file(file_id)
         with self._begin() as connection:
             row = connection.execute(select(files).where(files.c.id == file_id)).first()
         return None if row is None else _upload_of(row)
@@ -360,7 +358,7 @@ def _row_of(upload: Upload) -> dict[str, Any]:
     }
 
 
-def _upload_of(row: Row[Any] | SimpleNamespace) -> Upload:
+def _upload_of(row: Row[Any]) -> Upload:
     return Upload(
         id=row.id,
         upload_id=row.upload_id,
