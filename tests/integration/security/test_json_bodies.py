@@ -162,3 +162,16 @@ def test_a_duplicated_key_cannot_sneak_a_value_past_validation(hostile: Hostile)
     response = send(hostile, "initiate", body)
 
     assert_problem(response, 400, "validation_error")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_field_named_with_a_lone_surrogate_is_named_back_in_a_400(
+    hostile: Hostile, endpoint: str
+) -> None:
+    # JSON allows the escape; the string it stands for is not UTF-8, yet the problem names it.
+    body = b'{"\\ud800name": 1, "part_numbers": [1], "parts": []}'
+
+    problem = assert_problem(send(hostile, endpoint, body), 400, "validation_error")
+
+    assert "\ud800name" in [error["field"] for error in problem["errors"]]
+    assert "\ud800name" in problem["detail"]

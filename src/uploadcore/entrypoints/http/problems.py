@@ -7,9 +7,10 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from uploadcore.domain import errors as e
+from uploadcore.entrypoints.http.responses import JsonResponse
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,11 @@ def status_of(error: e.UploadcoreError) -> int:
     return 500
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JsonResponse:
     body = {"type": f"https://uploadcore.dev/problems/{code}", "title": title, "status": status}
     body |= {"detail": detail, "code": code, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return JsonResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 async def on_uploadcore_error(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
@@ -23,6 +23,7 @@ from uploadcore.domain.errors import (
 from uploadcore.domain.metadata import content_disposition, header_content_type
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.http import download, file_schemas, openapi, schemas
+from uploadcore.entrypoints.http.responses import JsonResponse
 from uploadcore.ports.blobs import PresignsUrls, ServesFiles
 from uploadcore.services.files import FileService
 from uploadcore.services.uploads import DOWNLOAD_PATH, PART_PATH
@@ -105,14 +106,14 @@ class Api:
         initiated = await run_in_threadpool(
             self.service.initiate, principal, new, self.base_url(request)
         )
-        return JSONResponse(schemas.initiated_json(initiated), status_code=201)
+        return JsonResponse(schemas.initiated_json(initiated), status_code=201)
 
     async def upload_state(self, request: Request) -> Response:
         principal = await self.principal(request)
         state = await run_in_threadpool(
             self.service.state, principal, request.path_params["file_id"]
         )
-        return JSONResponse(schemas.state_json(state))
+        return JsonResponse(schemas.state_json(state))
 
     async def refresh_urls(self, request: Request) -> Response:
         principal = await self.principal(request)
@@ -124,7 +125,7 @@ class Api:
             numbers,
             self.base_url(request),
         )
-        return JSONResponse(schemas.refreshed_json(refreshed))
+        return JsonResponse(schemas.refreshed_json(refreshed))
 
     async def upload_part(self, request: Request) -> Response:
         part = await self.service.receive_part(
@@ -136,7 +137,7 @@ class Api:
             content_md5=request.headers.get("content-md5"),
         )
         headers = {"ETag": f'"{part.etag}"', "Access-Control-Expose-Headers": "ETag"}
-        return JSONResponse({"part_number": part.part_number, "etag": part.etag}, headers=headers)
+        return JsonResponse({"part_number": part.part_number, "etag": part.etag}, headers=headers)
 
     async def complete(self, request: Request) -> Response:
         principal = await self.principal(request)
@@ -144,7 +145,7 @@ class Api:
         upload = await run_in_threadpool(
             self.service.complete, principal, request.path_params["file_id"], refs
         )
-        return JSONResponse(await self.file_json(request, upload))
+        return JsonResponse(await self.file_json(request, upload))
 
     async def abort(self, request: Request) -> Response:
         principal = await self.principal(request)
@@ -170,10 +171,10 @@ class Api:
 
     async def healthz(self, request: Request) -> Response:
         await run_in_threadpool(self.core.health)
-        return JSONResponse({"status": "ok"})
+        return JsonResponse({"status": "ok"})
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi.document(self._paths, self.base_url(request)))
+        return JsonResponse(openapi.document(self._paths, self.base_url(request)))
 
     # -- files ------------------------------------------------------------
 
@@ -190,7 +191,7 @@ class Api:
                 "next": file_schemas.next_url(base, query, page.next_cursor),
             }
 
-        return JSONResponse(await run_in_threadpool(page_json))
+        return JsonResponse(await run_in_threadpool(page_json))
 
     async def file_details(self, request: Request) -> Response:
         credential, file_id = _credential(request), request.path_params["file_id"]
@@ -201,8 +202,8 @@ class Api:
             return schemas.file_json(upload, self.service.file_url(upload, base))
 
         if self._details_inline:
-            return JSONResponse(details())
-        return JSONResponse(await run_in_threadpool(details))  # one trip to a thread for all
+            return JsonResponse(details())
+        return JsonResponse(await run_in_threadpool(details))  # one trip to a thread for all
 
     async def update_file(self, request: Request) -> Response:
         principal = await self.principal(request)
@@ -210,7 +211,7 @@ class Api:
         upload = await run_in_threadpool(
             self.files.update_metadata, principal, request.path_params["file_id"], update
         )
-        return JSONResponse(await self.file_json(request, upload))
+        return JsonResponse(await self.file_json(request, upload))
 
     async def delete_file(self, request: Request) -> Response:
         principal = await self.principal(request)
