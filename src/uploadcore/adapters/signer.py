@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import hmac
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 
 from itsdangerous import BadSignature, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
@@ -21,9 +22,10 @@ class ItsDangerousSigner:
 
     Tokens are itsdangerous URL-safe serializer tokens, and are checked by its
     `loads`. They are minted here by hand, the way `dumps` would mint them but
-    never compressed and with the derived key kept: a URL is signed on every
-    file shown, and `dumps` spends about 25 µs deriving the key again and
-    trying zlib on a payload of some 80 bytes, against about 5 µs this way.
+    never compressed, with the HMAC keyed once per purpose and copied, and the
+    four-item JSON payload written directly: a URL is signed on every file
+    shown, and `dumps` spends about 25 µs deriving the key again and trying
+    zlib on a payload of some 80 bytes, against about 3 µs this way.
     `loads` reads both forms (a compressed payload starts with "."), so every
     token minted before still verifies, and so do these on a server that
     still compresses.
@@ -34,7 +36,7 @@ class ItsDangerousSigner:
             raise ValueError("the secret key must be at least 16 characters")
         self._secret_key = secret_key
         self._serializers: dict[str, URLSafeSerializer] = {}
-        self._signing_keys: dict[str, tuple[Signer, bytes]] = {}
+        self._macs: dict[str, tuple[bytes, hmac.HMAC]] = {}
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
         serializer = self._serializers.get(purpose)
@@ -47,21 +49,22 @@ class ItsDangerousSigner:
             self._serializers[purpose] = serializer
         return serializer
 
-    def _signing_key(self, purpose: str) -> tuple[Signer, bytes]:
-        found = self._signing_keys.get(purpose)
+    def _mac(self, purpose: str) -> tuple[bytes, hmac.HMAC]:
+        """The signer's separator, and an HMAC keyed with its derived key, fed nothing yet."""
+        found = self._macs.get(purpose)
         if found is None:
-            signer = self._serializer(purpose).make_signer()
-            found = self._signing_keys[purpose] = (signer, signer.derive_key())
+            signer: Signer = self._serializer(purpose).make_signer()
+            keyed = hmac.new(signer.derive_key(), digestmod=hashlib.sha256)
+            found = self._macs[purpose] = (signer.sep, keyed)
         return found
 
     def sign(self, claims: TokenClaims) -> str:
-        payload = [claims.file_id, claims.upload_id, claims.part_number, claims.expires]
-        signer, key = self._signing_key(claims.purpose)
+        sep, keyed = self._mac(claims.purpose)
         # `URLSafeSerializer.dumps` without its zlib attempt: the same JSON, base64 and HMAC.
-        value = base64_encode(_COMPACT_JSON.encode(payload).encode())
-        return (
-            value + signer.sep + base64_encode(signer.algorithm.get_signature(key, value))
-        ).decode()
+        value = base64_encode(_payload(claims).encode())
+        mac = keyed.copy()
+        mac.update(value)
+        return (value + sep + base64_encode(mac.digest())).decode()
 
     def verify(self, token: str, purpose: str, now: datetime) -> TokenClaims:
         try:
@@ -74,8 +77,11 @@ class ItsDangerousSigner:
         return claims
 
 
-# itsdangerous's own JSON settings for a payload (`_CompactJSON`), built once.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+def _payload(claims: TokenClaims) -> str:
+    """`[file_id, upload_id, part_number, expires]` as itsdangerous's compact JSON writes it."""
+    quoted = encode_basestring_ascii
+    ids = f"{quoted(claims.file_id)},{quoted(claims.upload_id)}"
+    return f"[{ids},{claims.part_number:d},{claims.expires:d}]"
 
 
 def _claims(purpose: str, payload: object) -> TokenClaims:

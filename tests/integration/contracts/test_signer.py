@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
+from itsdangerous.encoding import base64_decode
 
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.domain.errors import TokenExpired, TokenInvalid
@@ -59,6 +63,27 @@ def test_a_token_is_one_itsdangerous_loads_reads(signer: Signer) -> None:
     )
 
     assert serializer.loads(signer.sign(CLAIMS)) == ["f1le0123", "upload-abc", 7, EXPIRES]
+
+
+@given(
+    file_id=st.text(),
+    upload_id=st.text(),
+    number=st.integers(min_value=0, max_value=2**63),
+    expires=st.integers(min_value=0, max_value=2**53),
+)
+def test_any_claims_make_the_token_itsdangerous_would_sign(
+    file_id: str, upload_id: str, number: int, expires: int
+) -> None:
+    serializer = URLSafeSerializer(
+        KEY, salt="uploadcore:part", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    payload = [file_id, upload_id, number, expires]
+
+    token = ItsDangerousSigner(KEY).sign(TokenClaims("part", file_id, upload_id, number, expires))
+
+    value = token.rpartition(".")[0]
+    assert base64_decode(value) == json.dumps(payload, separators=(",", ":")).encode()
+    assert serializer.loads(token) == payload
 
 
 def test_a_token_verifies_until_the_second_before_it_expires(signer: Signer) -> None:
