@@ -1,48 +1,36 @@
-"""The use cases: initiate, receive a part, complete, abort, inspect."""
+"""UploadService: initiate, inspect, resume, receive a part, complete, abort.
+
+Receiving a part lives in `parts.py` and completing in `completion.py`; the
+service's methods hand over to them.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import logging
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from uploadcore.domain.errors import (
-    BadDigest,
-    InvalidInput,
     InvalidState,
     PartMissing,
-    PartSizeMismatch,
-    PartTooLarge,
     TokenInvalid,
     TokenMissing,
     UploadcoreError,
     UploadNotFound,
 )
 from uploadcore.domain.metadata import MetadataUpdate, check_content_type
-from uploadcore.domain.parts import (
-    PartLimits,
-    PartPlan,
-    PartRef,
-    ReceivedPart,
-    check_completion,
-    multipart_etag,
-    normalize_etag,
-)
+from uploadcore.domain.parts import PartLimits, PartPlan, PartRef, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore, PresignsUrls, ReceivesParts
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.ports.signer import Signer, TokenClaims
-from uploadcore.services.locks import KeyedLocks
-from uploadcore.services.streaming import pump
+from uploadcore.services.completion import Completion
+from uploadcore.services.parts import PART_PURPOSE, receive_part
 
 log = logging.getLogger(__name__)
 
-PART_PURPOSE = "upload-part"
 DOWNLOAD_PURPOSE = "download"
 # The shapes of local part and download URLs are part of the API contract (SPEC section 3).
 PART_PATH = "/v1/files/presigned-uploads/{file_id}/upload-part/{part_number}/"
@@ -121,7 +109,7 @@ class UploadService:
         self.clock = clock
         self.ids = ids
         self.policy = policy or UploadPolicy()
-        self._assembling = KeyedLocks()
+        self._completion = Completion(self)
 
     @property
     def blobs(self) -> BlobStore:
@@ -170,7 +158,7 @@ class UploadService:
             raise
         if not self.repo.mark_uploading(upload.id, prepared.upload_id, prepared.storage_key, now):
             raise InvalidState(f"upload {upload.id} was aborted while it was being prepared")
-        upload = self._get(upload.id)
+        upload = self.find(upload.id)
         urls = self.part_urls(upload, upload.plan.part_numbers, base_url)
         return Initiated(upload, urls, int(self.policy.url_expires_in.total_seconds()))
 
@@ -220,7 +208,7 @@ class UploadService:
         claims = self.signer.verify(token, DOWNLOAD_PURPOSE, self.clock.now())
         if claims.file_id != file_id:
             raise TokenInvalid("the token was minted for another file")
-        upload = self._get(file_id)
+        upload = self.find(file_id)
         if upload.status is not UploadStatus.COMPLETED:
             raise InvalidState(f"file {file_id} is {upload.status}; there is nothing to download")
         return upload
@@ -228,7 +216,7 @@ class UploadService:
     # -- inspect ----------------------------------------------------------
 
     def get_upload(self, principal: Principal, file_id: str) -> Upload:
-        upload = self._get(file_id)
+        upload = self.find(file_id)
         upload.check_access(principal)
         return upload
 
@@ -238,7 +226,7 @@ class UploadService:
         parts: tuple[ReceivedPart, ...] = ()
         if upload.status is not UploadStatus.ABORTED:
             try:
-                parts = tuple(self._received(upload))
+                parts = tuple(self.received(upload))
             except PartMissing:  # storage forgot the upload (S3, once completed): none left
                 parts = ()
         return UploadState(upload, parts)
@@ -262,12 +250,12 @@ class UploadService:
         now = self.clock.now()
         upload.check_accepts_parts(now)
         if part_numbers is None:
-            received = {p.part_number for p in self._received(upload)}
+            received = {p.part_number for p in self.received(upload)}
             numbers: Sequence[int] = [n for n in upload.plan.part_numbers if n not in received]
         else:
             numbers = upload.plan.checked_part_numbers(part_numbers)
         if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):
-            current = self._get(file_id)
+            current = self.find(file_id)
             raise InvalidState(f"upload {file_id} is {current.status}; it accepts no parts")
         urls = self.part_urls(upload, numbers, base_url)
         return RefreshedUrls(urls, int(self.policy.url_expires_in.total_seconds()))
@@ -284,44 +272,9 @@ class UploadService:
         content_md5: str | None = None,
     ) -> ReceivedPart:
         """Stream one part body to storage and record it; nothing of a bad body is kept."""
-        if not isinstance(self.blobs, ReceivesParts):
-            raise InvalidState("parts go straight to the object store, not through this service")
-        claims = self._check_part_token(token, file_id, part_number)
-        upload = await asyncio.to_thread(self._get, file_id)
-        if upload.upload_id != claims.upload_id:
-            raise TokenInvalid("the token was minted for another upload")
-        upload.check_accepts_parts(self.clock.now())
-        planned = upload.plan.size_of(part_number)
-        _check_declared_length(part_number, planned, content_length)
-        digest = _decode_md5(content_md5)
-        writer = await asyncio.to_thread(self.blobs.open_part, upload, part_number)
-        try:
-            received = await pump(body, writer, planned)
-            upload.plan.check_received_size(part_number, received)
-            if digest is not None and digest != bytes.fromhex(writer.etag):
-                raise BadDigest(f"Content-MD5 does not match the body of part {part_number}")
-            part = await asyncio.to_thread(writer.commit)
-        except BaseException:
-            await asyncio.to_thread(writer.discard)
-            raise
-        return await asyncio.to_thread(self._record, upload, part)
-
-    def _check_part_token(self, token: str | None, file_id: str, part_number: int) -> TokenClaims:
-        if not token:
-            raise TokenMissing("the part URL has no token; ask for fresh part URLs")
-        claims = self.signer.verify(token, PART_PURPOSE, self.clock.now())
-        if claims.file_id != file_id:
-            raise TokenInvalid("the token was minted for another file")
-        if claims.part_number != part_number:
-            raise TokenInvalid(f"the token was minted for part {claims.part_number}")
-        return claims
-
-    def _record(self, upload: Upload, part: ReceivedPart) -> ReceivedPart:
-        now = self.clock.now()
-        if not self.repo.record_part(upload.id, part, now + self.policy.upload_expires_in, now):
-            current = self._get(upload.id)
-            raise InvalidState(f"upload {upload.id} is {current.status}; the part was not kept")
-        return part
+        return await receive_part(
+            self, file_id, part_number, token, body, content_length, content_md5
+        )
 
     # -- complete ---------------------------------------------------------
 
@@ -332,94 +285,7 @@ class UploadService:
         file. A part storage lost for good fails the upload; a backend that is
         unavailable leaves it uploading so the client can retry.
         """
-        upload = self.get_upload(principal, file_id)
-        if upload.status is UploadStatus.COMPLETED:
-            return self._same_completion(upload, parts)
-        upload.check_accepts_parts(self.clock.now())
-        ordered = self._completion_parts(upload, parts)
-        with self._assembling.hold(file_id):
-            upload = self._get(file_id)
-            if upload.status is UploadStatus.COMPLETED:
-                return self._same_completion(upload, parts)
-            now = self.clock.now()
-            upload.check_accepts_parts(now)
-            # Completing is activity: the expiry moves, so `gc` leaves the upload alone
-            # while it is assembled (its abort re-checks the expiry it read).
-            if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):
-                return self._after_lost_race(upload, parts)
-            return self._assemble(upload, parts, ordered)
-
-    def _assemble(
-        self, upload: Upload, refs: Sequence[PartRef], ordered: Sequence[ReceivedPart]
-    ) -> Upload:
-        try:
-            stored_etag = self.blobs.assemble(upload, ordered)
-        except PartMissing as missing:
-            return self._after_missing_part(upload, refs, missing)
-        etag = stored_etag or multipart_etag([p.etag for p in ordered])
-        now = self.clock.now()
-        if not self.repo.set_status(
-            upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
-        ):
-            return self._after_lost_race(upload, refs)
-        log.info(
-            "upload %s completed (%d parts, %d bytes)", upload.id, len(ordered), upload.file_size
-        )
-        self._release(upload)
-        return self._get(upload.id)
-
-    def _after_missing_part(
-        self, upload: Upload, refs: Sequence[PartRef], missing: PartMissing
-    ) -> Upload:
-        current = self._get(upload.id)
-        if current.status is not UploadStatus.UPLOADING:
-            return self._after_lost_race(current, refs)
-        # A part re-uploaded meanwhile makes the client's list stale: that is its 400.
-        try:
-            received: dict[int, ReceivedPart] | None = self._received_map(current)
-        except PartMissing:  # storage lost the whole upload: no list to be stale against
-            received = None
-        if received is not None:
-            check_completion(current.plan, refs, received)
-        if self.repo.set_status(
-            upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, self.clock.now()
-        ):
-            log.error("upload %s failed: %s", upload.id, missing.detail)
-            raise missing
-        return self._after_lost_race(self._get(upload.id), refs)
-
-    def _after_lost_race(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
-        current = self.repo.get(upload.id)
-        if current is not None and current.deleted is not None:
-            current = None  # being deleted: as good as gone
-        if current is not None and current.status is UploadStatus.COMPLETED:
-            return self._same_completion(current, refs)
-        # Aborted, failed or deleted while we assembled: the final object must not outlive it.
-        self.blobs.delete(current or upload)
-        if current is None:
-            raise UploadNotFound(f"upload {upload.id} was deleted")
-        raise InvalidState(f"upload {current.id} is {current.status}")
-
-    def _same_completion(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
-        try:
-            # Storage that is the record of the parts (S3) forgets them once they are
-            # the file: the file's etag, made from every part's etag, is the check.
-            received = (
-                self._received_map(upload) if self.receives_parts else _as_named(upload.plan, refs)
-            )
-            ordered = check_completion(upload.plan, refs, received)
-            etag = multipart_etag([p.etag for p in ordered])  # EtagMismatch if not hex
-        except InvalidInput as wrong:
-            raise InvalidState(f"upload {upload.id} was completed with other parts") from wrong
-        if etag != upload.etag:
-            raise InvalidState(f"upload {upload.id} was completed with other parts")
-        return upload
-
-    def _release(self, upload: Upload) -> None:
-        try:
-            self.blobs.release_parts(upload)
-        except UploadcoreError:  # the file is complete; gc frees what is left
-            log.warning("upload %s: could not free its parts", upload.id, exc_info=True)
+        return self._completion.complete(principal, file_id, parts)
 
     # -- abort ------------------------------------------------------------
 
@@ -432,51 +298,30 @@ class UploadService:
             if self.repo.set_status(file_id, upload.status, UploadStatus.ABORTED, self.clock.now()):
                 log.info("upload %s aborted by %s", file_id, principal.name)
                 break
-            upload = self._get(file_id)
+            upload = self.find(file_id)
         try:
             self.blobs.abort(upload)
         except UploadcoreError:  # it is aborted either way; gc frees what is left
             log.warning("upload %s: could not free its parts", file_id, exc_info=True)
-        return self._get(file_id)
+        return self.find(file_id)
 
     # -- helpers ----------------------------------------------------------
 
-    def _get(self, file_id: str) -> Upload:
+    def find(self, file_id: str) -> Upload:
+        """The upload with this id; UploadNotFound if there is none, or it is being deleted."""
         upload = self.repo.get(file_id)
         if upload is None or upload.deleted is not None:  # a deleted file is gone for clients
             raise UploadNotFound(f"no upload with id {file_id}")
         return upload
 
-    def _received(self, upload: Upload) -> Sequence[ReceivedPart]:
+    def received(self, upload: Upload) -> Sequence[ReceivedPart]:
+        """The parts received so far; PartMissing if storage no longer knows the upload."""
         if self.receives_parts:  # we record every part we receive: the database is the truth
             return self.repo.parts(upload.id)
         return self.blobs.list_parts(upload)
 
-    def _received_map(self, upload: Upload) -> dict[int, ReceivedPart]:
-        return {p.part_number: p for p in self._received(upload)}
-
-    def _completion_parts(
-        self, upload: Upload, refs: Sequence[PartRef]
-    ) -> tuple[ReceivedPart, ...]:
-        """The parts to assemble, checked against what storage holds (400s name the problems)."""
-        try:
-            received = self._received_map(upload)
-        except PartMissing:
-            # Storage no longer knows the upload (S3): completed by an earlier try whose
-            # answer was lost, or gone for good. Assembling tells which.
-            received = _as_named(upload.plan, refs)
-        return check_completion(upload.plan, refs, received)
-
-
-def _as_named(plan: PartPlan, refs: Sequence[PartRef]) -> dict[int, ReceivedPart]:
-    """The parts as a completion names them, at their planned sizes."""
-    return {
-        r.part_number: ReceivedPart(
-            r.part_number, normalize_etag(r.etag), plan.size_of(r.part_number)
-        )
-        for r in refs
-        if 1 <= r.part_number <= plan.num_parts
-    }
+    def received_map(self, upload: Upload) -> dict[int, ReceivedPart]:
+        return {p.part_number: p for p in self.received(upload)}
 
 
 def _check_metadata(request: NewUpload) -> None:
@@ -489,31 +334,6 @@ def _check_metadata(request: NewUpload) -> None:
             "parent_object_id": request.parent_object_id,
         }
     )
-
-
-def _check_declared_length(part_number: int, planned: int, content_length: int | None) -> None:
-    """Refuse a body whose declared length is wrong before reading any of it."""
-    if content_length is None or content_length == planned:
-        return
-    if content_length > planned:
-        raise PartTooLarge(
-            f"Content-Length {content_length} exceeds part {part_number}'s planned {planned} bytes"
-        )
-    raise PartSizeMismatch(
-        f"Content-Length {content_length} is short of part {part_number}'s planned {planned} bytes"
-    )
-
-
-def _decode_md5(header: str | None) -> bytes | None:
-    if header is None:
-        return None
-    try:
-        digest = base64.b64decode(header, validate=True)
-    except (binascii.Error, ValueError):
-        digest = b""
-    if len(digest) != 16:
-        raise BadDigest("Content-MD5 must be the base64 of a 16-byte MD5 digest")
-    return digest
 
 
 __all__ = [

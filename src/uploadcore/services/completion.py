@@ -1,0 +1,158 @@
+"""Completing an upload: its parts become the file, once, however often it is asked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from uploadcore.domain.errors import (
+    InvalidInput,
+    InvalidState,
+    PartMissing,
+    UploadcoreError,
+    UploadNotFound,
+)
+from uploadcore.domain.parts import (
+    PartPlan,
+    PartRef,
+    ReceivedPart,
+    check_completion,
+    multipart_etag,
+    normalize_etag,
+)
+from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.services.locks import KeyedLocks
+
+if TYPE_CHECKING:
+    from uploadcore.services.uploads import UploadService
+
+log = logging.getLogger(__name__)
+
+
+class Completion:
+    """`UploadService.complete`, over the service's ports. Blocking, like it."""
+
+    def __init__(self, service: UploadService) -> None:
+        self.service = service
+        self._assembling = KeyedLocks()
+
+    def complete(self, principal: Principal, file_id: str, parts: Sequence[PartRef]) -> Upload:
+        """See `UploadService.complete`."""
+        service = self.service
+        upload = service.get_upload(principal, file_id)
+        if upload.status is UploadStatus.COMPLETED:
+            return self._same_completion(upload, parts)
+        upload.check_accepts_parts(service.clock.now())
+        ordered = self._completion_parts(upload, parts)
+        with self._assembling.hold(file_id):
+            upload = service.find(file_id)
+            if upload.status is UploadStatus.COMPLETED:
+                return self._same_completion(upload, parts)
+            now = service.clock.now()
+            upload.check_accepts_parts(now)
+            # Completing is activity: the expiry moves, so `gc` leaves the upload alone
+            # while it is assembled (its abort re-checks the expiry it read).
+            if not service.repo.touch(file_id, now + service.policy.upload_expires_in, now):
+                return self._after_lost_race(upload, parts)
+            return self._assemble(upload, parts, ordered)
+
+    def _assemble(
+        self, upload: Upload, refs: Sequence[PartRef], ordered: Sequence[ReceivedPart]
+    ) -> Upload:
+        service = self.service
+        try:
+            stored_etag = service.blobs.assemble(upload, ordered)
+        except PartMissing as missing:
+            return self._after_missing_part(upload, refs, missing)
+        etag = stored_etag or multipart_etag([p.etag for p in ordered])
+        now = service.clock.now()
+        if not service.repo.set_status(
+            upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
+        ):
+            return self._after_lost_race(upload, refs)
+        log.info(
+            "upload %s completed (%d parts, %d bytes)", upload.id, len(ordered), upload.file_size
+        )
+        self._release(upload)
+        return service.find(upload.id)
+
+    def _after_missing_part(
+        self, upload: Upload, refs: Sequence[PartRef], missing: PartMissing
+    ) -> Upload:
+        service = self.service
+        current = service.find(upload.id)
+        if current.status is not UploadStatus.UPLOADING:
+            return self._after_lost_race(current, refs)
+        # A part re-uploaded meanwhile makes the client's list stale: that is its 400.
+        try:
+            received: dict[int, ReceivedPart] | None = service.received_map(current)
+        except PartMissing:  # storage lost the whole upload: no list to be stale against
+            received = None
+        if received is not None:
+            check_completion(current.plan, refs, received)
+        if service.repo.set_status(
+            upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, service.clock.now()
+        ):
+            log.error("upload %s failed: %s", upload.id, missing.detail)
+            raise missing
+        return self._after_lost_race(service.find(upload.id), refs)
+
+    def _after_lost_race(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
+        current = self.service.repo.get(upload.id)
+        if current is not None and current.deleted is not None:
+            current = None  # being deleted: as good as gone
+        if current is not None and current.status is UploadStatus.COMPLETED:
+            return self._same_completion(current, refs)
+        # Aborted, failed or deleted while we assembled: the final object must not outlive it.
+        self.service.blobs.delete(current or upload)
+        if current is None:
+            raise UploadNotFound(f"upload {upload.id} was deleted")
+        raise InvalidState(f"upload {current.id} is {current.status}")
+
+    def _same_completion(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
+        service = self.service
+        try:
+            # Storage that is the record of the parts (S3) forgets them once they are
+            # the file: the file's etag, made from every part's etag, is the check.
+            received = (
+                service.received_map(upload)
+                if service.receives_parts
+                else _as_named(upload.plan, refs)
+            )
+            ordered = check_completion(upload.plan, refs, received)
+            etag = multipart_etag([p.etag for p in ordered])  # EtagMismatch if not hex
+        except InvalidInput as wrong:
+            raise InvalidState(f"upload {upload.id} was completed with other parts") from wrong
+        if etag != upload.etag:
+            raise InvalidState(f"upload {upload.id} was completed with other parts")
+        return upload
+
+    def _release(self, upload: Upload) -> None:
+        try:
+            self.service.blobs.release_parts(upload)
+        except UploadcoreError:  # the file is complete; gc frees what is left
+            log.warning("upload %s: could not free its parts", upload.id, exc_info=True)
+
+    def _completion_parts(
+        self, upload: Upload, refs: Sequence[PartRef]
+    ) -> tuple[ReceivedPart, ...]:
+        """The parts to assemble, checked against what storage holds (400s name the problems)."""
+        try:
+            received = self.service.received_map(upload)
+        except PartMissing:
+            # Storage no longer knows the upload (S3): completed by an earlier try whose
+            # answer was lost, or gone for good. Assembling tells which.
+            received = _as_named(upload.plan, refs)
+        return check_completion(upload.plan, refs, received)
+
+
+def _as_named(plan: PartPlan, refs: Sequence[PartRef]) -> dict[int, ReceivedPart]:
+    """The parts as a completion names them, at their planned sizes."""
+    return {
+        r.part_number: ReceivedPart(
+            r.part_number, normalize_etag(r.etag), plan.size_of(r.part_number)
+        )
+        for r in refs
+        if 1 <= r.part_number <= plan.num_parts
+    }
