@@ -111,16 +111,11 @@ class Completion:
         raise InvalidState(f"upload {current.id} is {current.status}")
 
     def _same_completion(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
-        service = self.service
+        # The file's etag, made from every part's etag in order, is the check: not the
+        # parts storage knows now (S3 forgets them once they are the file; a part sent
+        # again during assembly is recorded, yet not in the file).
         try:
-            # Storage that is the record of the parts (S3) forgets them once they are
-            # the file: the file's etag, made from every part's etag, is the check.
-            received = (
-                service.received_map(upload)
-                if service.receives_parts
-                else _as_named(upload.plan, refs)
-            )
-            ordered = check_completion(upload.plan, refs, received)
+            ordered = check_completion(upload.plan, refs, _as_named(upload.plan, refs))
             etag = multipart_etag([p.etag for p in ordered])  # EtagMismatch if not hex
         except InvalidInput as wrong:
             raise InvalidState(f"upload {upload.id} was completed with other parts") from wrong

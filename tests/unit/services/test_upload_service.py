@@ -852,6 +852,38 @@ def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
     assert store.objects == {}  # the final object does not outlive the abort
 
 
+class ReUploadsDuringAssembly(Wrapped):
+    """Storage that assembles the file while the client sends part 3 again, other bytes."""
+
+    def __init__(self, store: InMemoryBlobStore, world: World) -> None:
+        super().__init__(store)
+        self.world = world
+
+    def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
+        self.store.assemble(upload, parts)
+        self.world.send(upload, 3, b"XY")
+
+
+def test_a_part_sent_again_during_assembly_does_not_change_what_was_completed(
+    clock: FakeClock,
+) -> None:
+    store = InMemoryBlobStore()
+    world = World(clock, store=store)
+    world.service.blobs = ReUploadsDuringAssembly(store, world)
+    upload = world.initiate().upload
+    refs = world.send_all(upload)
+    done = world.service.complete(ALICE, upload.id, refs)
+    world.service.blobs = store
+
+    again = world.service.complete(ALICE, upload.id, refs)  # a retry: the answer was lost
+
+    assert again == done
+    assert store.objects[done.storage_key] == DATA
+    newer = [refs[0], refs[1], PartRef(3, md5(b"XY"))]
+    with pytest.raises(InvalidState):  # the file does not hold that version of part 3
+        world.service.complete(ALICE, upload.id, newer)
+
+
 def test_a_part_after_complete_is_an_invalid_state(world: World, upload: Upload) -> None:
     done = world.service.complete(ALICE, upload.id, world.send_all(upload))
 
