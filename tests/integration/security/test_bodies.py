@@ -86,14 +86,14 @@ def test_a_streamed_part_longer_than_planned_is_413_before_the_client_finishes(
 ) -> None:
     hostile = live.hostile
     started = hostile.alice_upload(DATA)
-    sent = 0
+    # A little more than planned, of a body that would go on for 64 MiB: then wait. In one
+    # write: sent piece by piece, the server may answer and close between two pieces.
+    chunks = [b"400\r\n" + os.urandom(1024) + b"\r\n" for _ in range(PART // 1024 + 9)]
+    sent = 1024 * len(chunks)
 
     with live.connect() as sock:
         sock.sendall(part_request(live, started.urls[1], "Transfer-Encoding: chunked\r\n"))
-        # A little more than planned, of a body that would go on for 64 MiB: then wait.
-        while sent <= PART + 8192:
-            sock.sendall(b"400\r\n" + os.urandom(1024) + b"\r\n")
-            sent += 1024
+        sock.sendall(b"".join(chunks))
         status, _headers, body = read_answer(sock)
 
         assert status == 413, body
