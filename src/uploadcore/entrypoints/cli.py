@@ -22,7 +22,7 @@ from uploadcore.adapters.clock import SystemClock
 from uploadcore.domain.errors import UploadcoreError
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.entrypoints import reports
-from uploadcore.entrypoints.params import Duration, Size, duration_text
+from uploadcore.entrypoints.params import Duration, Size, Text, duration_text, is_utf8
 from uploadcore.ports.gc import GcRepository
 from uploadcore.services.gc import GcService
 from uploadcore.services.users import create_user, revoke_key, rotate_key
@@ -124,7 +124,7 @@ def users() -> None:
 
 
 @users.command("create")
-@click.argument("name")
+@click.argument("name", type=Text())
 @click.option("--admin", is_flag=True, help="The user may act on every file.")
 @_one_line_errors
 def users_create(name: str, admin: bool) -> None:
@@ -157,7 +157,7 @@ def users_list(as_json: bool) -> None:
 
 
 @users.command("revoke-key")
-@click.argument("name")
+@click.argument("name", type=Text())
 @_one_line_errors
 def users_revoke_key(name: str) -> None:
     """Revoke NAME's API key: from now on it gets 401. The user and their files stay."""
@@ -169,7 +169,7 @@ def users_revoke_key(name: str) -> None:
 
 
 @users.command("rotate-key")
-@click.argument("name")
+@click.argument("name", type=Text())
 @_one_line_errors
 def users_rotate_key(name: str) -> None:
     """Give NAME a new API key and print it alone on the last line; the old key stops working."""
@@ -222,7 +222,7 @@ def _echo_json(value: object) -> None:
 
 
 @main.command()
-@click.argument("file_id", metavar="ID")
+@click.argument("file_id", metavar="ID", type=Text())
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 @_one_line_errors
 def abort(file_id: str, as_json: bool) -> None:
@@ -290,12 +290,14 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--url",
+    type=Text(),
     required=True,
     envvar="UPLOADCORE_URL",
     help="The server's base URL, e.g. http://127.0.0.1:8000 (or UPLOADCORE_URL).",
 )
 @click.option(
     "--key",
+    type=Text(),
     required=True,
     envvar="UPLOADCORE_API_KEY",
     help="Your API key (or UPLOADCORE_API_KEY, which keeps it out of the process list).",
@@ -316,12 +318,17 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
 @click.option(
     "--resume",
     metavar="ID",
+    type=Text(),
     help="Resume upload ID: send only the parts the server does not hold "
     "(a part it holds is kept if its size and MD5 match the file). The upload "
     "keeps its own name, type and part size.",
 )
-@click.option("--name", help="The file name to record [default: PATH's base name].")
-@click.option("--content-type", help="The MIME type to record [default: guessed from the name].")
+@click.option("--name", type=Text(), help="The file name to record [default: PATH's base name].")
+@click.option(
+    "--content-type",
+    type=Text(),
+    help="The MIME type to record [default: guessed from the name].",
+)
 @click.option(
     "--retries",
     type=click.IntRange(0, 20),
@@ -354,6 +361,10 @@ def upload(
     """
     from uploadcore.entrypoints import client  # httpx and rich load for this command only
 
+    if name is None and not is_utf8(path.name):
+        _fail(
+            f"the file name {path.name!r} is not valid UTF-8; give the name to record with --name"
+        )
     request = client.UploadRequest(path, name, content_type, part_size, parallel, resume)
     bar = sys.stderr.isatty() and not as_json
     with client.http_client(url, parallel) as http:

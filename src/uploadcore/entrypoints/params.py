@@ -1,4 +1,4 @@
-"""Click parameter types for sizes and durations, parsed as the settings parse them."""
+"""Click parameter types: text that is UTF-8, and sizes and durations parsed as settings are."""
 
 from __future__ import annotations
 
@@ -7,6 +7,31 @@ from datetime import timedelta
 import click
 
 from uploadcore.settings import parse_duration, parse_size
+
+
+class Text(click.ParamType[str, str]):
+    """Any text, as long as it is UTF-8.
+
+    Python hands arguments whose bytes are not UTF-8 over with the bytes it
+    could not decode as lone surrogates; no name, id, key or URL can hold one,
+    and the database, JSON and HTTP headers all refuse to encode them.
+    """
+
+    name = "text"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not is_utf8(value):
+            self.fail(f"{value!r} is not valid UTF-8 text", param, ctx)
+        return value
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` holds no lone surrogate, and so can be written as UTF-8."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Duration(click.ParamType[timedelta, "str | timedelta"]):

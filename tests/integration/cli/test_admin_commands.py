@@ -514,6 +514,24 @@ def test_every_admin_command_fails_with_one_line_on_a_bad_setting(
     assert_one_line_error(result, "UPLOADCORE_UPLOAD_EXPIRES_IN")
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["abort"], ["users", "create"], ["users", "revoke-key"], ["users", "rotate-key"]],
+)
+def test_an_argument_that_is_not_utf8_is_a_usage_error(
+    settings: Settings, command: list[str]
+) -> None:
+    key_of(in_process("users", "create", "alice"))
+
+    result = as_process(*command, os.fsdecode(b"bad\xffname"))  # the bytes a shell may pass
+
+    assert result.exit_code == 2, result.output
+    assert "is not valid UTF-8" in result.stderr
+    assert "Traceback" not in result.output
+    listed = json.loads(in_process("users", "list", "--json").stdout)
+    assert [(u["name"], u["has_key"]) for u in listed] == [("alice", True)]
+
+
 def test_a_bad_purge_after_is_a_usage_error_naming_it(settings: Settings) -> None:
     result = in_process("gc", "--purge-after", "soon")
 

@@ -440,6 +440,42 @@ def test_upload_failures_are_one_line(server: Server, tmp_path: Path, run: Run) 
         assert_error_line(run(*args), *words)
 
 
+# What Python makes of an argument whose bytes are not UTF-8 (b"\xff" here).
+NOT_UTF8 = os.fsdecode(b"bad\xffname")
+
+
+@pytest.mark.parametrize("option", ["--name", "--content-type", "--resume", "--key", "--url"])
+def test_an_option_that_is_not_utf8_is_a_usage_error_naming_it(
+    server: Server, tmp_path: Path, option: str
+) -> None:
+    path, _ = data_file(tmp_path, 2 * PART)
+    options = {"--url": server.url, "--key": server.key, option: NOT_UTF8}
+
+    result = as_process("upload", str(path), *(part for pair in options.items() for part in pair))
+
+    assert result.exit_code == 2, result.output
+    assert option in result.stderr
+    assert "is not valid UTF-8" in result.stderr
+    assert "Traceback" not in result.output
+    assert server.disk.opened == Counter()  # nothing reached the server's storage
+
+
+def test_a_file_whose_name_is_not_utf8_needs_a_name_to_record(
+    server: Server, tmp_path: Path
+) -> None:
+    path, data = data_file(tmp_path, 2 * PART, name=NOT_UTF8)
+
+    refused = as_process(*server.upload_args(path))
+    named = as_process(
+        *server.upload_args(path, "--part-size", "1KiB", "--name", "renamed.bin", "--json")
+    )
+
+    assert_error_line(refused, "not valid UTF-8", "--name")
+    file = result_json(named)
+    assert file["file_name"] == "renamed.bin"
+    assert server.download(str(file["url"])) == data
+
+
 def test_resuming_with_a_file_of_another_size_or_a_finished_upload_fails_with_one_line(
     server: Server, tmp_path: Path
 ) -> None:
