@@ -90,7 +90,7 @@ class Settings:
             if raw is None or raw.strip() == "":
                 continue
             try:
-                values[name] = parse(raw.strip())
+                values[name] = parse(_utf8(raw.strip()))
             except ValueError as error:
                 shown = "<hidden>" if name == "secret_key" else repr(raw)  # never echo a key
                 raise SettingsError(f"{PREFIX}{name.upper()}={shown}: {error}") from None
@@ -108,6 +108,15 @@ class Settings:
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / SECRET_KEY_FILE
+
+
+def _utf8(value: str) -> str:
+    """`value`, unless it holds bytes that were not UTF-8 (Python decodes them to surrogates)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("is not valid UTF-8") from None
+    return value
 
 
 def _positive_size(value: str) -> int:

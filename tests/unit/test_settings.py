@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from uploadcore import settings as settings_module
 from uploadcore.settings import Settings, SettingsError
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
@@ -247,3 +249,17 @@ def test_a_bad_cors_origin_names_the_variable() -> None:
 
     assert "UPLOADCORE_CORS_ALLOW_ORIGINS" in message
     assert "b.example" in message
+
+
+# -- text that is not UTF-8 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [name.upper() for name in settings_module._PARSERS])
+def test_a_value_that_is_not_utf8_names_the_variable(name: str) -> None:
+    # Bytes that are not UTF-8 reach os.environ as lone surrogates: no setting can use them.
+    message = error_for(**{name: "s3cret-value-" * 4 + os.fsdecode(b"\xff")})
+
+    assert f"UPLOADCORE_{name}" in message
+    assert "is not valid UTF-8" in message
+    if name == "SECRET_KEY":
+        assert "s3cret" not in message
