@@ -22,7 +22,12 @@ _MIME = re.compile(rf"{_TOKEN}/{_TOKEN}(?:{_PARAM})*")
 # Bidirectional overrides and isolates let a name display as something it is not.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 # Control, surrogate, and line/paragraph separator categories: none belong in a one-line name.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_KINDS = {
+    "Cc": "a control character",
+    "Cs": "a lone surrogate",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
 
 
 def invalid(field: str, message: str) -> InvalidInput:
@@ -30,12 +35,13 @@ def invalid(field: str, message: str) -> InvalidInput:
 
 
 def check_text(field: str, value: str) -> str:
-    """A short single-line display string: 1-255 characters, no control characters."""
+    """A short single-line display string: 1-255 characters, nothing invisible or misleading."""
     if not 1 <= len(value) <= MAX_TEXT:
         raise invalid(field, f"must be 1 to {MAX_TEXT} characters, got {len(value)}")
     for ch in value:
-        if ch in _BIDI or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
-            raise invalid(field, f"must not contain the control character U+{ord(ch):04X}")
+        kind = "a bidirectional control" if ch in _BIDI else _KINDS.get(unicodedata.category(ch))
+        if kind is not None:
+            raise invalid(field, f"must not contain U+{ord(ch):04X} ({kind})")
     return value
 
 

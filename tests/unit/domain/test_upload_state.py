@@ -269,6 +269,24 @@ def test_a_file_name_with_a_lone_surrogate_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(
+    ("char", "kind"),
+    [
+        ("\x07", "a control character"),
+        ("\ud800", "a lone surrogate"),
+        ("\u2028", "a line separator"),
+        ("\u2029", "a paragraph separator"),
+        ("\u202e", "a bidirectional control"),
+    ],
+    ids=repr,
+)
+def test_the_refusal_names_the_character_and_what_it_is(char: str, kind: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        check_text("parent_object_id", f"a{char}b")
+
+    assert raised.value.detail == (f"parent_object_id: must not contain U+{ord(char):04X} ({kind})")
+
+
+@pytest.mark.parametrize(
     "name", ["a/b", "/etc/passwd", "../secret", "dir\\file", "C:\\x", ".", "..", " .. "]
 )
 def test_a_file_name_that_is_a_path_is_rejected(name: str) -> None:
