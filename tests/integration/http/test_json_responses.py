@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
 from uploadcore.entrypoints.http.responses import JsonResponse
+
+
+@dataclass
+class Point:
+    x: int
+    y: int
+
 
 # What the API answers with: no floats anywhere (sizes, counts and times are integers
 # or strings), integers of any size, any text, lone surrogates included.
@@ -42,3 +52,15 @@ def test_the_media_type_and_status_are_starlettes() -> None:
     assert response.status_code == 201
     assert response.headers["content-type"] == "application/problem+json"
     assert JsonResponse({}).headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [datetime(2026, 1, 1, tzinfo=UTC), Point(1, 2), {"at": date(2026, 1, 1)}],
+    ids=["datetime", "dataclass", "nested-date"],
+)
+def test_what_json_has_no_type_for_is_refused_as_starlette_refuses_it(value: object) -> None:
+    with pytest.raises(TypeError):
+        JSONResponse(value)
+    with pytest.raises(TypeError):
+        JsonResponse(value)
