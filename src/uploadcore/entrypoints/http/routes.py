@@ -87,11 +87,12 @@ class Api:
             raise NotAuthenticated("the API key is not valid")
         return principal
 
-    def base_url(self, request: Request) -> str:
-        return self.core.settings.base_url or str(request.base_url).rstrip("/")
+    def base_url(self, scope: Scope) -> str:
+        return self.core.settings.base_url or str(Request(scope).base_url).rstrip("/")
 
-    async def file_json(self, request: Request, upload: Any) -> dict[str, Any]:
-        return schemas.file_json(upload, self.service.file_url(upload, self.base_url(request)))
+    def file_json(self, upload: Upload, base_url: str) -> dict[str, Any]:
+        """The file's representation, with a `url` signed now."""
+        return schemas.file_json(upload, self.service.file_url(upload, base_url))
 
     # -- endpoints --------------------------------------------------------
 
@@ -100,7 +101,7 @@ class Api:
         data = await schemas.read_json(request)
         new = schemas.parse_initiate(data, self.service.policy.limits.max_file_size)
         initiated = await run_in_threadpool(
-            self.service.initiate, principal, new, self.base_url(request)
+            self.service.initiate, principal, new, self.base_url(request.scope)
         )
         return JsonResponse(schemas.initiated_json(initiated), status_code=201)
 
@@ -119,7 +120,7 @@ class Api:
             principal,
             request.path_params["file_id"],
             numbers,
-            self.base_url(request),
+            self.base_url(request.scope),
         )
         return JsonResponse(schemas.refreshed_json(refreshed))
 
@@ -141,7 +142,7 @@ class Api:
         upload = await run_in_threadpool(
             self.service.complete, principal, request.path_params["file_id"], refs
         )
-        return JsonResponse(await self.file_json(request, upload))
+        return JsonResponse(self.file_json(upload, self.base_url(request.scope)))
 
     async def abort(self, request: Request) -> Response:
         principal = await self.principal(request)
@@ -170,18 +171,18 @@ class Api:
         return JsonResponse({"status": "ok"})
 
     async def openapi(self, request: Request) -> Response:
-        return JsonResponse(openapi.document(self._paths, self.base_url(request)))
+        return JsonResponse(openapi.document(self._paths, self.base_url(request.scope)))
 
     # -- files ------------------------------------------------------------
 
     async def list_files(self, request: Request) -> Response:
         principal = await self.principal(request)
         query = file_schemas.parse_list_query(request.query_params)
-        base = self.base_url(request)
+        base = self.base_url(request.scope)
 
         def page_json() -> dict[str, Any]:  # signing a url per file: off the event loop
             page = self.files.list_files(principal, query)
-            results = [schemas.file_json(u, self.service.file_url(u, base)) for u in page.files]
+            results = [self.file_json(u, base) for u in page.files]
             return {
                 "results": results,
                 "next": file_schemas.next_url(base, query, page.next_cursor),
@@ -207,11 +208,11 @@ class Api:
     async def file_details(self, scope: Scope) -> Response:
         credential = _credential(Headers(scope=scope))
         file_id = scope["path_params"]["file_id"]
-        base = self.core.settings.base_url or self.base_url(Request(scope))
+        base = self.base_url(scope)
 
         def details() -> dict[str, Any]:  # two point reads, an HMAC and a dict
             upload = self.files.get_file(self.authenticate(credential), file_id)
-            return schemas.file_json(upload, self.service.file_url(upload, base))
+            return self.file_json(upload, base)
 
         if self._details_inline:
             return JsonResponse(details())
@@ -223,7 +224,7 @@ class Api:
         upload = await run_in_threadpool(
             self.files.update_metadata, principal, request.path_params["file_id"], update
         )
-        return JsonResponse(await self.file_json(request, upload))
+        return JsonResponse(self.file_json(upload, self.base_url(request.scope)))
 
     async def delete_file(self, request: Request) -> Response:
         principal = await self.principal(request)
