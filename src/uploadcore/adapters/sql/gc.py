@@ -39,16 +39,26 @@ def _after(column: ColumnElement[datetime], after: Keyset | None) -> list[Column
     return [tuple_(column, files.c.id) > position]
 
 
+def _batch(
+    column: ColumnElement[datetime],
+    after: Keyset | None,
+    limit: int,
+    *conditions: ColumnElement[bool],
+) -> Select[*tuple[Any, ...]]:
+    """The files meeting `conditions`, in (`column`, id) order, strictly after `after`."""
+    return (
+        select(files)
+        .where(*conditions, *_after(column, after))
+        .order_by(column, files.c.id)
+        .limit(limit)
+    )
+
+
 def expired_uploads(
     status: UploadStatus, now: datetime, after: Keyset | None, limit: int
 ) -> Select[*tuple[Any, ...]]:
-    return (
-        select(files)
-        .where(files.c.upload_status == status.value, files.c.expires_at <= now)
-        .where(*_after(files.c.expires_at, after))
-        .order_by(files.c.expires_at, files.c.id)
-        .limit(limit)
-    )
+    column = files.c.expires_at
+    return _batch(column, after, limit, files.c.upload_status == status.value, column <= now)
 
 
 def abort_expired(file_ids: Collection[str], now: datetime) -> ReturningUpdate[str]:
@@ -67,13 +77,8 @@ def abort_expired(file_ids: Collection[str], now: datetime) -> ReturningUpdate[s
 def ended_uploads(
     status: UploadStatus, before: datetime, after: Keyset | None, limit: int
 ) -> Select[*tuple[Any, ...]]:
-    return (
-        select(files)
-        .where(files.c.upload_status == status.value, files.c.modified <= before)
-        .where(*_after(files.c.modified, after))
-        .order_by(files.c.modified, files.c.id)
-        .limit(limit)
-    )
+    column = files.c.modified
+    return _batch(column, after, limit, files.c.upload_status == status.value, column <= before)
 
 
 def purge_files(
@@ -97,13 +102,7 @@ def purge_parts(file_ids: Collection[str]) -> Delete:
 
 def deleted_uploads(before: datetime, after: Keyset | None, limit: int) -> Select[*tuple[Any, ...]]:
     """`deleted <= before` excludes the NULLs, so the seek starts at the first marked row."""
-    return (
-        select(files)
-        .where(files.c.deleted <= before)
-        .where(*_after(files.c.deleted, after))
-        .order_by(files.c.deleted, files.c.id)
-        .limit(limit)
-    )
+    return _batch(files.c.deleted, after, limit, files.c.deleted <= before)
 
 
 def remove_deleted(file_ids: Collection[str], before: datetime) -> ReturningDelete[str]:

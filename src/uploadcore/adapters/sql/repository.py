@@ -77,6 +77,11 @@ class SqlAlchemyRepository:
                 raise StorageUnavailable("the database is unavailable; retry shortly") from error
             raise
 
+    def _uploads(self, query: Select[Any]) -> list[Upload]:
+        """The uploads a SELECT of whole `files` rows reads."""
+        with self._begin() as connection:
+            return [_upload_of(row) for row in connection.execute(query)]
+
     def ping(self) -> None:
         """Raise StorageUnavailable unless the database answers."""
         with self._begin() as connection:
@@ -149,9 +154,7 @@ class SqlAlchemyRepository:
     def list_files(
         self, where: FileFilter, after: ListPosition | None, limit: int
     ) -> Sequence[Upload]:
-        with self._begin() as connection:
-            rows = connection.execute(self.listing_query(where, after, limit))
-            return [_upload_of(row) for row in rows]
+        return self._uploads(self.listing_query(where, after, limit))
 
     def listing_query(
         self, where: FileFilter, after: ListPosition | None, limit: int
@@ -253,9 +256,7 @@ class SqlAlchemyRepository:
     def expired_uploads(
         self, status: UploadStatus, now: datetime, after: Keyset | None, limit: int
     ) -> Sequence[Upload]:
-        with self._begin() as connection:
-            rows = connection.execute(gc.expired_uploads(status, now, after, limit))
-            return [_upload_of(row) for row in rows]
+        return self._uploads(gc.expired_uploads(status, now, after, limit))
 
     def abort_expired(self, file_ids: Collection[str], now: datetime) -> set[str]:
         if not file_ids:
@@ -266,9 +267,7 @@ class SqlAlchemyRepository:
     def ended_uploads(
         self, status: UploadStatus, before: datetime, after: Keyset | None, limit: int
     ) -> Sequence[Upload]:
-        with self._begin() as connection:
-            rows = connection.execute(gc.ended_uploads(status, before, after, limit))
-            return [_upload_of(row) for row in rows]
+        return self._uploads(gc.ended_uploads(status, before, after, limit))
 
     def purge(
         self, file_ids: Collection[str], statuses: Collection[UploadStatus], before: datetime
@@ -284,9 +283,7 @@ class SqlAlchemyRepository:
     def deleted_uploads(
         self, before: datetime, after: Keyset | None, limit: int
     ) -> Sequence[Upload]:
-        with self._begin() as connection:
-            rows = connection.execute(gc.deleted_uploads(before, after, limit))
-            return [_upload_of(row) for row in rows]
+        return self._uploads(gc.deleted_uploads(before, after, limit))
 
     def remove_deleted(self, file_ids: Collection[str], before: datetime) -> set[str]:
         if not file_ids:
