@@ -825,16 +825,16 @@ def test_a_service_over_the_in_memory_store_receives_parts_itself(clock: FakeClo
     assert World(clock, store=store).service.receives_parts
 
 
-class AbortsDuringAssembly(Wrapped):
-    """Storage that assembles the file while the owner aborts the upload: a lost race."""
+class DuringAssembly(Wrapped):
+    """Storage that assembles the file, then lets the client do `meanwhile` before it returns."""
 
-    def __init__(self, store: InMemoryBlobStore, world: World) -> None:
+    def __init__(self, store: InMemoryBlobStore, meanwhile: Callable[[Upload], object]) -> None:
         super().__init__(store)
-        self.world = world
+        self.meanwhile = meanwhile
 
     def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
         self.store.assemble(upload, parts)
-        self.world.service.abort(ALICE, upload.id)
+        self.meanwhile(upload)
 
 
 def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
@@ -842,7 +842,7 @@ def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
 ) -> None:
     store = InMemoryBlobStore()
     world = World(clock, store=store)
-    world.service.blobs = AbortsDuringAssembly(store, world)
+    world.service.blobs = DuringAssembly(store, lambda up: world.service.abort(ALICE, up.id))
     upload = world.initiate().upload
     refs = world.send_all(upload)
 
@@ -852,24 +852,12 @@ def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
     assert store.objects == {}  # the final object does not outlive the abort
 
 
-class ReUploadsDuringAssembly(Wrapped):
-    """Storage that assembles the file while the client sends part 3 again, other bytes."""
-
-    def __init__(self, store: InMemoryBlobStore, world: World) -> None:
-        super().__init__(store)
-        self.world = world
-
-    def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
-        self.store.assemble(upload, parts)
-        self.world.send(upload, 3, b"XY")
-
-
 def test_a_part_sent_again_during_assembly_does_not_change_what_was_completed(
     clock: FakeClock,
 ) -> None:
     store = InMemoryBlobStore()
     world = World(clock, store=store)
-    world.service.blobs = ReUploadsDuringAssembly(store, world)
+    world.service.blobs = DuringAssembly(store, lambda up: world.send(up, 3, b"XY"))  # other bytes
     upload = world.initiate().upload
     refs = world.send_all(upload)
     done = world.service.complete(ALICE, upload.id, refs)
