@@ -21,6 +21,7 @@ from typing import Protocol
 import moto
 import moto.s3.models
 import pytest
+from tests.integration.s3.support import FAKE_AWS_ENV
 
 from uploadcore import bootstrap
 from uploadcore.adapters import local
@@ -65,15 +66,6 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3BlobStore]:
         store = bootstrap.s3_blob_store(settings)
         store.client.create_bucket(Bucket="contract")
         yield store
-
-
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-}
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import moto
 import moto.s3.models
 import pytest
+from tests.integration.s3.support import FAKE_AWS_ENV
 
 from uploadcore import bootstrap
 from uploadcore.adapters import s3_leftovers
@@ -35,13 +36,6 @@ from uploadcore.ports.gc import SweepsLeftovers
 from uploadcore.settings import Settings
 
 HOUR = timedelta(hours=1)
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-}
 
 
 class Sweepable(BlobStore, SweepsLeftovers, Protocol):
