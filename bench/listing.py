@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from starlette.responses import JSONResponse
 
 from bench.harness import BenchError, Context, Row, interleave, median, median_ratio, progress
 from uploadcore.adapters.sql import SqlAlchemyRepository
@@ -30,6 +29,7 @@ from uploadcore.adapters.sql.tables import files
 from uploadcore.bootstrap import build, prepare
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import file_schemas, schemas
+from uploadcore.entrypoints.http.responses import JsonResponse
 from uploadcore.services.files import FileQuery, FileService
 from uploadcore.settings import Settings
 
@@ -130,7 +130,7 @@ def _page_body(service: FileService, principal: Principal, query: FileQuery) -> 
         "results": [schemas.file_json(u, uploads.file_url(u, BASE_URL)) for u in page.files],
         "next": file_schemas.next_url(BASE_URL, query, page.next_cursor),
     }
-    return bytes(JSONResponse(body).body)
+    return bytes(JsonResponse(body).body)
 
 
 def _check(service: FileService, principal: Principal, first: FileQuery, deep: FileQuery) -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from moto.server import ThreadedMotoServer
-from starlette.responses import JSONResponse
 
 from bench.harness import (
     BenchError,
@@ -40,6 +39,7 @@ from bench.harness import (
 from uploadcore.bootstrap import build, prepare, s3_blob_store, s3_client
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import schemas
+from uploadcore.entrypoints.http.responses import JsonResponse
 from uploadcore.services.uploads import NewUpload
 from uploadcore.settings import Settings
 
@@ -160,7 +160,7 @@ def _measure(ctx: Context, root: Path, endpoint: str) -> dict[str, list[float]]:
         timed.create_seconds = 0.0
         started = time.perf_counter()
         initiated = service.initiate(principal, request, "http://127.0.0.1:8000")
-        JSONResponse(schemas.initiated_json(initiated), status_code=201)
+        JsonResponse(schemas.initiated_json(initiated), status_code=201)
         seconds = time.perf_counter() - started - timed.create_seconds
         if len(initiated.presigned_urls) != NUM_PARTS or store.presigner._warned:
             raise BenchError("initiate did not presign one fast URL per part")
