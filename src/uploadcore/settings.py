@@ -110,12 +110,22 @@ class Settings:
         return self.data_dir / SECRET_KEY_FILE
 
 
-def _utf8(value: str) -> str:
-    """`value`, unless it holds bytes that were not UTF-8 (Python decodes them to surrogates)."""
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8.
+
+    Python decodes bytes that are not UTF-8, in arguments and environment
+    variables, to lone surrogates, which cannot be.
+    """
     try:
-        value.encode()
+        text.encode()
     except UnicodeEncodeError:
-        raise ValueError("is not valid UTF-8") from None
+        return False
+    return True
+
+
+def _utf8(value: str) -> str:
+    if not is_utf8(value):
+        raise ValueError("is not valid UTF-8")
     return value
 
 

@@ -22,11 +22,11 @@ from uploadcore.adapters.clock import SystemClock
 from uploadcore.domain.errors import UploadcoreError
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.entrypoints import reports
-from uploadcore.entrypoints.params import Duration, Size, Text, duration_text, is_utf8
+from uploadcore.entrypoints.params import Duration, Size, Text, duration_text
 from uploadcore.ports.gc import GcRepository
 from uploadcore.services.gc import GcService
 from uploadcore.services.users import create_user, revoke_key, rotate_key
-from uploadcore.settings import Settings, SettingsError
+from uploadcore.settings import Settings, SettingsError, is_utf8
 
 F = TypeVar("F", bound=Callable[..., Any])
 

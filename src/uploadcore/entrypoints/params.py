@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 
-from uploadcore.settings import parse_duration, parse_size
+from uploadcore.settings import is_utf8, parse_duration, parse_size
 
 
 class Text(click.ParamType[str, str]):
@@ -23,15 +23,6 @@ class Text(click.ParamType[str, str]):
         if not is_utf8(value):
             self.fail(f"{value!r} is not valid UTF-8 text", param, ctx)
         return value
-
-
-def is_utf8(text: str) -> bool:
-    """Whether `text` holds no lone surrogate, and so can be written as UTF-8."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Duration(click.ParamType[timedelta, "str | timedelta"]):
