@@ -49,9 +49,11 @@ def content_disposition(file_name: str) -> str:
     """RFC 6266: a plain-ASCII `filename` every client reads, plus `filename*` for the rest.
 
     The fallback drops what some clients mangle inside a quoted string (`"`, `\\`, `%`),
-    and every control character, so the header never carries CR or LF.
+    the path separators `/` and `\\` (a naive client must not take a name for a path),
+    and every control character, so the header never carries CR or LF. `filename*`
+    percent-encodes every one of them, so it is exact and still a single token.
     """
-    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in file_name)
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%/' else "_" for c in file_name)
     header = f'attachment; filename="{fallback}"'
     if fallback != file_name:
         header += f"; filename*=UTF-8''{quote(file_name, safe='')}"
@@ -74,11 +76,14 @@ def header_content_type(stored: str) -> str:
 
 
 def check_file_name(value: str) -> str:
-    """A display name, never a path: no slashes, not `.` or `..`."""
-    check_text("file_name", value)
-    if "/" in value or "\\" in value or value.strip() in (".", ".."):
-        raise invalid("file_name", "is a display name and must not be a path")
-    return value
+    """A display name, kept exactly as given: any text `check_text` accepts.
+
+    `/` and `\\` are ordinary characters here (a folder upload names a file
+    `photos/2024/a.jpg`; a Linux file may be called `back\\slash.txt`): a name
+    never chooses where bytes are stored, and reaches a header only through
+    `content_disposition`.
+    """
+    return check_text("file_name", value)
 
 
 def check_content_type(value: str, field: str = "file_content_type") -> str:

@@ -195,6 +195,20 @@ def test_json_output_names_the_file_its_url_and_what_was_sent(
     assert upload.file_content_type == "text/plain"
 
 
+@pytest.mark.parametrize("name", ["photos/2024/a.jpg", "back\\slash.txt"])
+def test_a_name_with_slashes_is_recorded_as_given(
+    server: Server, tmp_path: Path, name: str
+) -> None:
+    path, data = data_file(tmp_path, 2 * PART, "a.jpg")
+
+    answer = result_json(
+        in_process(*server.upload_args(path, "--part-size", "1KiB", "--name", name, "--json"))
+    )
+
+    assert answer["file_name"] == name
+    assert server.download(str(answer["url"])) == data
+
+
 def test_an_empty_file_uploads_as_one_empty_part(server: Server, tmp_path: Path) -> None:
     path, _ = data_file(tmp_path, 0)
 

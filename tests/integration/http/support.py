@@ -142,9 +142,9 @@ class UploadClient:
     def abort(self, headers: Headers, file_id: str) -> httpx2.Response:
         return self.http.delete(f"/v1/files/uploads/{file_id}/", headers=headers)
 
-    def upload(self, headers: Headers, data: bytes, part_size: int = PART) -> Json:
+    def upload(self, headers: Headers, data: bytes, part_size: int = PART, **extra: object) -> Json:
         """Initiate, upload every part and complete; returns the completed file."""
-        started = self.start(headers, data, part_size)
+        started = self.start(headers, data, part_size, **extra)
         refs = self.put_parts(started)
         response = self.complete(headers, started.file_id, refs)
         assert response.status_code == 200, response.text

@@ -60,6 +60,10 @@ def test_a_download_is_served_with_the_files_content_type(api: Harness, alice: H
         ('say "hi".txt', "say _hi_.txt"),
         ("100%.txt", "100_.txt"),
         ("日本語.txt", "___.txt"),
+        ("photos/2024/a.jpg", "photos_2024_a.jpg"),
+        ("back\\slash.txt", "back_slash.txt"),
+        ("../../etc/passwd", ".._.._etc_passwd"),
+        ('a\\"; filename="evil.exe', "a__; filename=_evil.exe"),
     ],
 )
 def test_a_download_names_the_file_in_ascii_and_in_utf_8(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.integration.http.support import (
@@ -203,9 +204,6 @@ def test_a_body_that_is_not_an_object_is_a_validation_error(
 @pytest.mark.parametrize(
     "name",
     [
-        "dir/file.txt",
-        "/etc/passwd",
-        "..\\..\\boot.ini",
         "a\x00b",
         "line\nbreak",
         "carriage\rreturn",
@@ -214,15 +212,10 @@ def test_a_body_that_is_not_an_object_is_a_validation_error(
         "del\x7f",
         "x" * 256,
         "",
-        ".",
-        "..",
         "evil\u202etxt.exe",
         "lone\ud800surrogate",  # sent as the JSON escape \ud800
     ],
     ids=[
-        "slash",
-        "absolute",
-        "backslash",
         "nul",
         "newline",
         "cr",
@@ -231,13 +224,11 @@ def test_a_body_that_is_not_an_object_is_a_validation_error(
         "del",
         "256-chars",
         "empty",
-        "dot",
-        "dotdot",
         "bidi",
         "surrogate",
     ],
 )
-def test_a_file_name_that_is_a_path_or_has_control_characters_is_refused(
+def test_a_file_name_that_is_empty_too_long_or_has_control_characters_is_refused(
     api: Harness, alice: Headers, name: str
 ) -> None:
     response = api.client.http.post(
@@ -249,7 +240,21 @@ def test_a_file_name_that_is_a_path_or_has_control_characters_is_refused(
     assert error_fields(response) == {"file_name"}
 
 
-@pytest.mark.parametrize("name", ["x" * 255, "résumé 🎬 final (2).mp4", "..hidden", "a.b.c"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x" * 255,
+        "résumé 🎬 final (2).mp4",
+        "..hidden",
+        "a.b.c",
+        "photos/2024/a.jpg",
+        "back\\slash.txt",
+        "/etc/passwd",
+        "..\\..\\boot.ini",
+        ".",
+        "..",
+    ],
+)
 def test_a_display_name_of_up_to_255_characters_is_kept_as_given(
     api: Harness, alice: Headers, name: str
 ) -> None:
@@ -257,6 +262,20 @@ def test_a_display_name_of_up_to_255_characters_is_kept_as_given(
 
     assert response.status_code == 201, response.text
     assert response.json()["file_obj"]["file_name"] == name
+
+
+@pytest.mark.parametrize("name", ["photos/2024/a.jpg", "back\\slash.txt"])
+def test_a_name_with_slashes_comes_back_exactly_in_the_details_and_the_listing(
+    api: Harness, alice: Headers, name: str
+) -> None:
+    file = api.client.upload(alice, b"folder upload", file_name=name)
+
+    details = api.client.http.get(f"/v1/files/{file['id']}/", headers=alice).json()
+    [listed] = api.client.http.get("/v1/files/", headers=alice).json()["results"]
+
+    assert file["file_name"] == details["file_name"] == listed["file_name"] == name
+    stored = [p.relative_to(api.media_root) for p in api.media_root.rglob("*") if p.is_file()]
+    assert stored == [Path("files", file["id"][:2], file["id"])]
 
 
 @pytest.mark.parametrize(

@@ -27,12 +27,14 @@ def alice(s3_api: S3Harness) -> Headers:
     return s3_api.user("alice")
 
 
-def start(api: S3Harness, headers: Headers, data: bytes) -> dict[str, object]:
+def start(
+    api: S3Harness, headers: Headers, data: bytes, name: str = "holiday vidéo.mp4"
+) -> dict[str, object]:
     chunks = split(data, PART)
     response = api.client.initiate(
         headers,
         {
-            "file_name": "holiday vidéo.mp4",
+            "file_name": name,
             "file_size": len(data),
             "file_content_type": "video/mp4",
             "num_parts": len(chunks),
@@ -106,6 +108,38 @@ def test_the_file_url_is_a_presigned_get_that_names_the_file(
     assert download.headers["content-disposition"] == (
         "attachment; filename=\"holiday vid_o.mp4\"; filename*=UTF-8''holiday%20vid%C3%A9o.mp4"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "disposition"),
+    [
+        (
+            "photos/2024/a.jpg",
+            "attachment; filename=\"photos_2024_a.jpg\"; filename*=UTF-8''photos%2F2024%2Fa.jpg",
+        ),
+        (
+            "back\\slash.txt",
+            "attachment; filename=\"back_slash.txt\"; filename*=UTF-8''back%5Cslash.txt",
+        ),
+    ],
+)
+def test_a_name_with_slashes_is_kept_and_never_part_of_the_object_key(
+    s3_api: S3Harness, alice: Headers, http: httpx.Client, name: str, disposition: str
+) -> None:
+    data = b"one of a folder's files"
+    body = start(s3_api, alice, data, name)
+    file_obj = body["file_obj"]
+    assert isinstance(file_obj, dict)
+    refs = put_all(http, urls_of(body), data)
+    file = s3_api.client.complete(alice, file_obj["id"], refs).json()
+
+    download = http.get(file["url"])
+
+    assert file["file_name"] == name
+    assert download.content == data
+    assert download.headers["content-disposition"] == disposition
+    keys = [o["Key"] for o in s3_api.s3.list_objects_v2(Bucket=s3_api.bucket)["Contents"]]
+    assert keys == [f"uploadcore/{file['id']}"]
 
 
 @pytest.mark.parametrize("delta", [-1, +1], ids=["short", "long"])

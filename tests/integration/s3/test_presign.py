@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from unittest import mock
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.auth
@@ -125,11 +126,14 @@ def test_part_urls_come_in_the_order_asked_for() -> None:
     assert ours == theirs
 
 
+@pytest.mark.parametrize(
+    "file_name", ['Q3 "final" résumé.pdf', "photos/2024/a.jpg", "back\\slash.txt"]
+)
 @pytest.mark.parametrize("name", CLIENTS)
-def test_file_url_equals_a_presigned_get_object_naming_the_file(name: str) -> None:
+def test_file_url_equals_a_presigned_get_object_naming_the_file(name: str, file_name: str) -> None:
     client = CLIENTS[name]()
     store = S3BlobStore(client, "my-bucket")
-    upload = upload_on(store.key_of("f00d"), name='Q3 "final" résumé.pdf')
+    upload = upload_on(store.key_of("f00d"), name=file_name)
 
     ours = store.file_url(upload, NOW, LIFETIME)
     with clock_reads(NOW):
@@ -144,6 +148,7 @@ def test_file_url_equals_a_presigned_get_object_naming_the_file(name: str) -> No
         )
 
     assert ours == theirs
+    assert urlsplit(ours).path.endswith("/uploadcore/f00d")  # the key is the id's alone
 
 
 def test_file_url_behind_a_cdn_is_the_public_base_url_and_the_key() -> None:

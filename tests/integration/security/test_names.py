@@ -1,8 +1,9 @@
 """Hostile file names and content types: refused, or stored and sent back harmlessly.
 
-A file name is a display name, never a path: it never chooses where bytes go,
-and it reaches the download's Content-Disposition only escaped. A content type
-reaches the download's Content-Type only if it is a clean MIME type.
+A file name is a display name, kept as given, `/` and `\\` included: it never
+chooses where bytes go, and it reaches the download's Content-Disposition only
+escaped. A content type reaches the download's Content-Type only if it is a
+clean MIME type.
 """
 
 from __future__ import annotations
@@ -25,11 +26,6 @@ DATA = b"harmless bytes"
 ESCAPE = f"uploadcore-escape-{os.getpid()}"
 
 HOSTILE_NAMES = {
-    "dot-dot": f"../../{ESCAPE}",
-    "dot-dot-backslash": f"..\\..\\{ESCAPE}",
-    "absolute": f"/tmp/{ESCAPE}",
-    "dot": ".",
-    "dot-dot-alone": "..",
     "nul": f"{ESCAPE}\x00.txt",
     "newline": "report\n.pdf",
     "crlf-header": "a.txt\r\nSet-Cookie: stolen=1",
@@ -43,7 +39,15 @@ HOSTILE_NAMES = {
     "empty": "",
     "lone-surrogate": "a\ud800b.txt",
 }
+# Path-like names are display names too: stored as given, never a place on disk.
 STRANGE_BUT_FINE = {
+    "dot-dot": f"../../{ESCAPE}",
+    "dot-dot-backslash": f"..\\..\\{ESCAPE}",
+    "absolute": f"/tmp/{ESCAPE}",
+    "dot": ".",
+    "dot-dot-alone": "..",
+    "folder": "photos/2024/a.jpg",
+    "backslash": "back\\slash.txt",
     "unicode": "résumé 履歴書 🙂.pdf",
     "quotes": 'say "hi".txt',
     "percent": "100%25 done%0d%0a.txt",
@@ -97,15 +101,45 @@ def test_a_strange_but_valid_name_is_kept_and_downloads_with_a_safe_disposition(
 
     assert file["file_name"] == name
     assert response.content == DATA
-    disposition = response.headers["content-disposition"]
+    assert_safe_disposition(response.headers["content-disposition"], name)
+    [final] = hostile.api.final_files(started.file_id)
+    assert final.name == started.file_id
+    assert_nothing_escaped(hostile)
+
+
+@pytest.mark.parametrize("name", STRANGE_BUT_FINE.values(), ids=STRANGE_BUT_FINE.keys())
+def test_a_strange_but_valid_name_is_kept_by_patch(hostile: Hostile, name: str) -> None:
+    file = hostile.alice_file(DATA)
+
+    response = send_json(hostile, "PATCH", f"/v1/files/{file['id']}/", {"file_name": name})
+
+    assert response.status_code == 200, response.text
+    shown = hostile.http.get(f"/v1/files/{file['id']}/", headers=hostile.alice).json()
+    assert shown["file_name"] == name
+    download = hostile.http.get(shown["url"])
+    assert download.content == DATA
+    assert_safe_disposition(download.headers["content-disposition"], name)
+    assert_nothing_escaped(hostile)
+
+
+def assert_safe_disposition(disposition: str, name: str) -> None:
+    """One ASCII line; a fallback with no quote, backslash or slash; `filename*` exact."""
+    fallback, _, star = disposition.partition("; filename*=UTF-8''")
     assert disposition.isascii()
     assert "\r" not in disposition
     assert "\n" not in disposition
-    assert disposition.startswith("attachment; ")
-    if "filename*=" in disposition:
-        assert unquote(disposition.split("filename*=UTF-8''")[1]) == name
-    [final] = hostile.api.final_files(started.file_id)
-    assert final.name == started.file_id
+    assert fallback.startswith('attachment; filename="')
+    assert fallback.endswith('"')
+    assert not set(fallback[len('attachment; filename="') : -1]) & set('"\\/')
+    if star:
+        assert unquote(star) == name
+    else:
+        assert fallback == f'attachment; filename="{name}"'
+
+
+def assert_nothing_escaped(hostile: Hostile) -> None:
+    assert not list(hostile.api.media_root.rglob(f"*{ESCAPE}*"))
+    assert not Path("/tmp", ESCAPE).exists()
 
 
 # -- content types --------------------------------------------------------------------

@@ -180,7 +180,7 @@ def test_update_metadata_of_another_users_file_is_refused(files: Files) -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"file_name": ""}, {"file_name": None}, {"file_name": "a/b"}, {"upload_status": "completed"}],
+    [{"file_name": ""}, {"file_name": None}, {"file_name": "a\nb"}, {"upload_status": "completed"}],
 )
 def test_a_metadata_update_is_checked_like_initiate(changes: dict[str, str | None]) -> None:
     with pytest.raises(InvalidInput):

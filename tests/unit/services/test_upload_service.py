@@ -244,7 +244,7 @@ def test_initiate_refuses_a_file_over_the_maximum_and_records_nothing(world: Wor
 @pytest.mark.parametrize(
     "request_",
     [
-        NewUpload("../etc/passwd", 10, "text/plain", 1, 10),
+        NewUpload("notes\r\n.txt", 10, "text/plain", 1, 10),
         NewUpload("notes.txt", 10, "text", 1, 10),
         NewUpload("notes.txt", 10, "text/plain", 1, 10, parent_content_type=""),
         NewUpload("notes.txt", 10, "text/plain", 2, 4),

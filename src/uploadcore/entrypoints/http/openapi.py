@@ -222,7 +222,15 @@ SCHEMAS: Json = {
         "additionalProperties": False,
         "required": ["file_name", "file_size", "file_content_type", "num_parts", "part_size"],
         "properties": {
-            "file_name": {**_TEXT, "description": "A display name, never a path."},
+            "file_name": {
+                **_TEXT,
+                "description": (
+                    "A display name, stored and returned exactly as given: no control, "
+                    "bidi-control or line-separator characters. `/` and `\\` are ordinary "
+                    "characters (`photos/2024/a.jpg`); the name never chooses where the bytes "
+                    "are stored."
+                ),
+            },
             "file_size": {"type": "integer", "minimum": 0},
             "file_content_type": {"type": "string", "description": "A `type/subtype` MIME type."},
             "num_parts": _PART_NUMBER,
