@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
 from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
 from uploadcore.domain.metadata import MetadataUpdate
@@ -342,8 +343,8 @@ class InMemoryPartWriter:
         self._md5 = hashlib.md5(usedforsecurity=False)
 
     @property
-    def etag(self) -> str:
-        return self._md5.hexdigest()
+    def digest(self) -> Digest:
+        return Digest("md5", self._md5.digest())
 
     def write(self, data: bytes | bytearray) -> None:
         self._md5.update(data)
@@ -351,8 +352,9 @@ class InMemoryPartWriter:
 
     def commit(self) -> ReceivedPart:
         data = b"".join(self._chunks)
-        self._store._store(self._upload_id, (self._part_number, self.etag), data)
-        return ReceivedPart(self._part_number, self.etag, len(data))
+        etag = self._md5.hexdigest()
+        self._store._store(self._upload_id, (self._part_number, etag), data)
+        return ReceivedPart(self._part_number, etag, len(data))
 
     def discard(self) -> None:
         self._chunks.clear()
