@@ -50,6 +50,9 @@ class Leftover:
     where it is in the store's own terms, `upload_id` the storage upload it
     belongs to (None for a stray temporary file that belongs to none),
     `last_modified` when anything in it last changed, `size` its bytes.
+    `receiving` is True when the store knows that a part is being written into
+    it at this moment (a live writer holds it); a store that cannot know says
+    False.
     """
 
     kind: str
@@ -57,6 +60,7 @@ class Leftover:
     upload_id: str | None
     last_modified: datetime
     size: int = 0
+    receiving: bool = False
 
 
 @dataclass(frozen=True)
