@@ -213,7 +213,8 @@ def _gc_service(core: bootstrap.Uploadcore, purge_after: timedelta) -> GcService
     repo = core.service.repo
     if not isinstance(repo, GcRepository):
         raise UploadcoreError("this repository cannot be garbage-collected (no GcQueries)")
-    policy = GcPolicy(purge_after=purge_after, leftover_age=core.settings.upload_expires_in)
+    expires_in = core.settings.upload_expires_in
+    policy = GcPolicy(purge_after, leftover_age=expires_in, upload_expires_in=expires_in)
     return GcService(repo, core.service.blobs, core.service.clock, policy)
 
 

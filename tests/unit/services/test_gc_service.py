@@ -31,7 +31,7 @@ ALICE = Principal("alice")
 BASE_URL = "http://testserver"
 EXPIRES_IN = timedelta(hours=24)
 POLICY = UploadPolicy(limits=PartLimits(min_part_size=4), upload_expires_in=EXPIRES_IN)
-GC_POLICY = GcPolicy(purge_after=timedelta(days=7), leftover_age=EXPIRES_IN)
+GC_POLICY = GcPolicy(timedelta(days=7), leftover_age=EXPIRES_IN, upload_expires_in=EXPIRES_IN)
 DATA = b"abcdefghij"
 REQUEST = NewUpload("notes.txt", len(DATA), "text/plain", num_parts=3, part_size=4)
 
