@@ -37,8 +37,10 @@ from uploadcore.bootstrap import build, prepare
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.http.responses import JsonResponse
+from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.ports.signer import TokenClaims
-from uploadcore.services.uploads import PART_PURPOSE, NewUpload
+from uploadcore.services.initiate import NewUpload
+from uploadcore.services.urls import PART_PURPOSE
 from uploadcore.settings import Settings
 
 NUM_PARTS = 10_000
@@ -86,7 +88,6 @@ def initiate(ctx: Context) -> list[Row]:
             Settings(data_dir=root, base_url=BASE_URL, max_file_upload_size=64 * GiB)
         )
         core = build(settings)
-        service = core.service
         principal = Principal("bench")
         request = NewUpload(
             file_name="bench.bin",
@@ -95,15 +96,15 @@ def initiate(ctx: Context) -> list[Row]:
             num_parts=NUM_PARTS,
             part_size=PART_SIZE,
         )
-        if not isinstance(service.signer, ItsDangerousSigner):
+        if not isinstance(core.urls.signer, ItsDangerousSigner):
             raise BenchError("expected the service to sign with ItsDangerousSigner")
-        signer = service.signer
-        expires_in = int(service.policy.url_expires_in.total_seconds())
+        signer = core.urls.signer
+        expires_in = core.policy.url_expires_in_seconds
         sizes: dict[str, int] = {}
 
         def ours() -> float:
             started = time.perf_counter()
-            initiated = service.initiate(principal, request, BASE_URL)
+            initiated = core.initiate(principal, request, HttpLinks(BASE_URL))
             body = JsonResponse(schemas.initiated_json(initiated), status_code=201).body
             seconds = time.perf_counter() - started
             sizes["uploadcore"] = len(body)

@@ -26,11 +26,12 @@ from sqlalchemy import text
 from bench.harness import BenchError, Context, Row, interleave, median, median_ratio, progress
 from uploadcore.adapters.sql import SqlAlchemyRepository
 from uploadcore.adapters.sql.tables import files
-from uploadcore.bootstrap import build, prepare
+from uploadcore.bootstrap import Uploadcore, build, prepare
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import file_schemas, schemas
 from uploadcore.entrypoints.http.responses import JsonResponse
-from uploadcore.services.files import FileQuery, FileService
+from uploadcore.entrypoints.links import HttpLinks
+from uploadcore.services.listing import FileQuery
 from uploadcore.settings import Settings
 
 TOTAL = 100_000
@@ -76,17 +77,17 @@ def listing(ctx: Context) -> list[Row]:
     settings = prepare(Settings(data_dir=root, base_url=BASE_URL))
     core = build(settings)
     try:
-        repo = core.service.repo
+        repo = core.complete.repo
         if not isinstance(repo, SqlAlchemyRepository):
             raise BenchError("expected the SQLite repository")
         progress(f"listing: storing {TOTAL:,} files")
         _seed(repo)
-        return _measure(ctx, FileService(core.service), repo)
+        return _measure(ctx, core, repo)
     finally:
         core.close()
 
 
-def _measure(ctx: Context, service: FileService, repo: SqlAlchemyRepository) -> list[Row]:
+def _measure(ctx: Context, service: Uploadcore, repo: SqlAlchemyRepository) -> list[Row]:
     principal = Principal(OWNER)
     cursor = None
     for _ in range(DEPTH // 1000):
@@ -122,18 +123,18 @@ def _measure(ctx: Context, service: FileService, repo: SqlAlchemyRepository) -> 
     ]
 
 
-def _page_body(service: FileService, principal: Principal, query: FileQuery) -> bytes:
+def _page_body(service: Uploadcore, principal: Principal, query: FileQuery) -> bytes:
     """What the route does for one page: list, sign a url per file, render the JSON."""
     page = service.list_files(principal, query)
-    uploads = service.uploads
+    links = HttpLinks(BASE_URL)
     body = {
-        "results": [schemas.file_json(u, uploads.file_url(u, BASE_URL)) for u in page.files],
+        "results": [schemas.file_json(u, service.file_url(u, links)) for u in page.files],
         "next": file_schemas.next_url(BASE_URL, query, page.next_cursor),
     }
     return bytes(JsonResponse(body).body)
 
 
-def _check(service: FileService, principal: Principal, first: FileQuery, deep: FileQuery) -> None:
+def _check(service: Uploadcore, principal: Principal, first: FileQuery, deep: FileQuery) -> None:
     """The deep page is the 90,001st to 90,050th of the user's completed files."""
     mine = sorted(
         ((r["created"], r["id"]) for r in _rows() if r["owner"] == OWNER),

@@ -40,7 +40,8 @@ from uploadcore.bootstrap import build, prepare, s3_blob_store, s3_client
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.http.responses import JsonResponse
-from uploadcore.services.uploads import NewUpload
+from uploadcore.entrypoints.links import HttpLinks
+from uploadcore.services.initiate import NewUpload
 from uploadcore.settings import Settings
 
 if TYPE_CHECKING:
@@ -144,7 +145,6 @@ def _measure(ctx: Context, root: Path, endpoint: str) -> dict[str, list[float]]:
     timed = TimedClient(client)
     store = s3_blob_store(settings, cast("S3Client", timed))
     core = build(settings, blobs=store)
-    service = core.service
     principal = Principal("bench")
     request = NewUpload(
         file_name="bench.bin",
@@ -153,19 +153,19 @@ def _measure(ctx: Context, root: Path, endpoint: str) -> dict[str, list[float]]:
         num_parts=NUM_PARTS,
         part_size=PART_SIZE,
     )
-    expires_in = int(service.policy.url_expires_in.total_seconds())
+    expires_in = core.policy.url_expires_in_seconds
     last: dict[str, str] = {}
 
     def ours() -> float:
         timed.create_seconds = 0.0
         started = time.perf_counter()
-        initiated = service.initiate(principal, request, "http://127.0.0.1:8000")
+        initiated = core.initiate(principal, request, HttpLinks("http://127.0.0.1:8000"))
         JsonResponse(schemas.initiated_json(initiated), status_code=201)
         seconds = time.perf_counter() - started - timed.create_seconds
         if len(initiated.presigned_urls) != NUM_PARTS or store.presigner._warned:
             raise BenchError("initiate did not presign one fast URL per part")
         last.update(key=initiated.upload.storage_key, upload_id=initiated.upload.upload_id)
-        service.abort(principal, initiated.upload.id)  # untimed: frees the multipart upload
+        core.abort(principal, initiated.upload.id)  # untimed: frees the multipart upload
         return seconds
 
     def theirs() -> float:

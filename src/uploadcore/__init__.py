@@ -32,7 +32,7 @@ _LAZY = {
     "SettingsError": "uploadcore.settings",
     "Uploadcore": "uploadcore.bootstrap",
     "build": "uploadcore.bootstrap",
-    "build_service": "uploadcore.bootstrap",
+    "HttpLinks": "uploadcore.entrypoints.links",
     "prepare": "uploadcore.bootstrap",
     "create_app": "uploadcore.entrypoints.http.app",
 }
@@ -51,8 +51,9 @@ if TYPE_CHECKING:
     from uploadcore.adapters.s3 import S3BlobStore
     from uploadcore.adapters.signer import ItsDangerousSigner
     from uploadcore.adapters.sql import SqlAlchemyRepository
-    from uploadcore.bootstrap import Uploadcore, build, build_service, prepare
+    from uploadcore.bootstrap import Uploadcore, build, prepare
     from uploadcore.entrypoints.http.app import create_app
+    from uploadcore.entrypoints.links import HttpLinks
     from uploadcore.settings import Settings, SettingsError
 
 

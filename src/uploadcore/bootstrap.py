@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from sqlalchemy.exc import OperationalError
 
@@ -17,14 +17,29 @@ from uploadcore.adapters.clock import RandomIds, SystemClock
 from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine, upgrade
-from uploadcore.domain.errors import StorageUnavailable
+from uploadcore.domain.errors import StorageUnavailable, UploadcoreError
+from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits
+from uploadcore.domain.upload import Upload
 from uploadcore.ports.auth import Authenticator
-from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.gc import GcRepository
+from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository, UserRepository
 from uploadcore.ports.signer import Signer
-from uploadcore.services.uploads import UploadPolicy, UploadService
+from uploadcore.services.abort import AbortUpload, ForceAbort
+from uploadcore.services.aborting import Aborter
+from uploadcore.services.complete import CompleteUpload
+from uploadcore.services.download import OpenDownload
+from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
+from uploadcore.services.gc import GcService
+from uploadcore.services.initiate import InitiateUpload
+from uploadcore.services.listing import ListFiles
+from uploadcore.services.receive_part import ReceivePart
+from uploadcore.services.records import ReceivedParts, UploadPolicy
+from uploadcore.services.resume import GetUploadState, RefreshUrls
+from uploadcore.services.urls import Urls
 from uploadcore.services.users import ApiKeyAuthenticator
 from uploadcore.settings import Settings, SettingsError
 
@@ -36,19 +51,61 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class Adapters(TypedDict, total=False):
+    """The adapters `build` chooses from settings; any of them may be given instead."""
+
+    repo: UploadRepository
+    users: UserRepository
+    blobs: BlobStore
+    signer: Signer
+    clock: Clock
+    ids: IdGenerator
+    authenticator: Authenticator
+
+
+@dataclass(frozen=True)
 class Uploadcore:
-    """A composed uploadcore: the upload service and what the entrypoints need beside it."""
+    """uploadcore composed: every use case, wired once, for the HTTP app, the CLI and embedders.
+
+    The use cases are callables (see each class). `receive_part` and
+    `open_download` are None when storage takes parts and serves files itself
+    (S3): clients then talk to it through its own presigned URLs.
+    """
 
     settings: Settings
-    service: UploadService
+    policy: UploadPolicy
+    initiate: InitiateUpload
+    upload_state: GetUploadState
+    refresh_urls: RefreshUrls
+    receive_part: ReceivePart | None
+    complete: CompleteUpload
+    abort: AbortUpload
+    force_abort: ForceAbort
+    list_files: ListFiles
+    get_file: GetFile
+    update_file: UpdateFile
+    delete_file: DeleteFile
+    open_download: OpenDownload | None
+    urls: Urls
     users: UserRepository
     authenticator: Authenticator
+    _gc: Callable[[GcPolicy], GcService]
     health: Callable[[], None] = field(default=lambda: None)
     close: Callable[[], None] = field(default=lambda: None)
-    # False when `authenticator.authenticate` and `service.repo.get` never wait (SQLite
-    # in WAL mode): an event loop may then call them inline, without a thread hop.
+    # False when `authenticator.authenticate` and the repository's `get` never wait
+    # (SQLite in WAL mode): an event loop may then call them inline, without a thread hop.
     reads_block: bool = True
+
+    def file_url(self, upload: Upload, links: Links) -> str | None:
+        """A URL that fetches the completed file as it is; None before completion."""
+        return self.urls.file(upload, links)
+
+    def gc(self, purge_after: timedelta) -> GcService:
+        """The gc use case, purging aborted and failed records older than `purge_after`."""
+        expires_in = self.settings.upload_expires_in
+        return self._gc(
+            GcPolicy(purge_after, leftover_age=expires_in, upload_expires_in=expires_in)
+        )
 
 
 def policy_from(settings: Settings) -> UploadPolicy:
@@ -63,17 +120,7 @@ def policy_from(settings: Settings) -> UploadPolicy:
     )
 
 
-def build(
-    settings: Settings,
-    *,
-    repo: UploadRepository | None = None,
-    users: UserRepository | None = None,
-    blobs: BlobStore | None = None,
-    signer: Signer | None = None,
-    clock: Clock | None = None,
-    ids: IdGenerator | None = None,
-    authenticator: Authenticator | None = None,
-) -> Uploadcore:
+def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
     """Build uploadcore from settings; any adapter given explicitly is used instead.
 
     Without a repository, it connects to `settings.database_url` (run
@@ -81,43 +128,88 @@ def build(
     """
     health: Callable[[], None] = lambda: None  # noqa: E731
     close: Callable[[], None] = lambda: None  # noqa: E731
+    repo = given.get("repo")
     if repo is None:
         sql = SqlAlchemyRepository(make_engine(settings.database_url))
         repo, health, close = sql, sql.ping, sql.engine.dispose
     elif isinstance(repo, SqlAlchemyRepository):
         health = repo.ping  # /healthz checks the database an embedder hands us too
-    users_in_repo = users is None
-    if users is None:
-        users = _users_of(repo)
-    service = UploadService(
-        repo,
-        blobs or _blob_store(settings),
-        signer or ItsDangerousSigner(_secret_key(settings)),
-        clock or SystemClock(),
-        ids or RandomIds(),
-        policy_from(settings),
-    )
+    users = given.get("users") or _users_of(repo)
+    authenticator = given.get("authenticator")
     # The default authenticator reads through `users`; one given to us may do anything.
     reads_block = not (
         authenticator is None
-        and users_in_repo
+        and "users" not in given
         and isinstance(repo, SqlAlchemyRepository)
         and repo.point_reads_never_wait
     )
-    return Uploadcore(
+    return _compose(
         settings,
-        service,
+        repo,
         users,
+        given.get("blobs") or _blob_store(settings),
+        given.get("signer") or ItsDangerousSigner(_secret_key(settings)),
+        given.get("clock") or SystemClock(),
+        given.get("ids") or RandomIds(),
         authenticator or ApiKeyAuthenticator(users),
-        health,
-        close,
-        reads_block,
+        health=health,
+        close=close,
+        reads_block=reads_block,
     )
 
 
-def build_service(settings: Settings, **adapters: object) -> UploadService:
-    """Just the upload service, for embedders driving the use cases themselves."""
-    return build(settings, **adapters).service  # type: ignore[arg-type]
+def _compose(
+    settings: Settings,
+    repo: UploadRepository,
+    users: UserRepository,
+    blobs: BlobStore,
+    signer: Signer,
+    clock: Clock,
+    ids: IdGenerator,
+    authenticator: Authenticator,
+    *,
+    health: Callable[[], None],
+    close: Callable[[], None],
+    reads_block: bool,
+) -> Uploadcore:
+    """Wire every use case to the ports it takes, and nothing else."""
+    policy = policy_from(settings)
+    urls = Urls(blobs, signer, clock, policy)
+    received = ReceivedParts(repo, blobs)
+    aborter = Aborter(repo, blobs, clock)
+
+    def gc(gc_policy: GcPolicy) -> GcService:
+        if not isinstance(repo, GcRepository):
+            raise UploadcoreError("this repository cannot be garbage-collected (no GcQueries)")
+        return GcService(repo, aborter, clock, gc_policy)
+
+    return Uploadcore(
+        settings=settings,
+        policy=policy,
+        initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy),
+        upload_state=GetUploadState(repo, received),
+        refresh_urls=RefreshUrls(repo, received, urls, clock, policy),
+        receive_part=(
+            ReceivePart(repo, blobs, urls, clock, policy)
+            if isinstance(blobs, ReceivesParts)
+            else None
+        ),
+        complete=CompleteUpload(repo, blobs, received, clock, policy),
+        abort=AbortUpload(repo, aborter),
+        force_abort=ForceAbort(repo, aborter),
+        list_files=ListFiles(repo, signer, clock),
+        get_file=GetFile(repo),
+        update_file=UpdateFile(repo, clock),
+        delete_file=DeleteFile(repo, aborter, clock),
+        open_download=OpenDownload(repo, blobs, urls) if isinstance(blobs, ServesFiles) else None,
+        urls=urls,
+        users=users,
+        authenticator=authenticator,
+        _gc=gc,
+        health=health,
+        close=close,
+        reads_block=reads_block,
+    )
 
 
 def prepare(settings: Settings) -> Settings:

@@ -58,7 +58,7 @@ def test_the_top_level_names_are_the_core_objects_themselves(package: ModuleType
 
 @pytest.mark.parametrize(
     "name",
-    ["UploadService", "PartPlan", "Upload", "UploadStatus", "BlobStore", "UploadcoreError"],
+    ["CompleteUpload", "PartPlan", "Upload", "UploadStatus", "BlobStore", "UploadcoreError"],
 )
 def test_the_main_building_blocks_are_exported(name: str) -> None:
     assert name in uploadcore.__all__
@@ -71,7 +71,8 @@ def test_the_main_building_blocks_are_exported(name: str) -> None:
         "InMemoryBlobStore",
         "FakeClock",
         "SequentialIds",
-        "build_service",
+        "build",
+        "HttpLinks",
         "create_app",
         "Settings",
     ],

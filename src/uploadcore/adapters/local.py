@@ -33,16 +33,18 @@ from datetime import datetime
 from pathlib import Path
 
 from uploadcore.adapters import local_leftovers
+from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import (
     InsufficientStorage,
     InvalidState,
     PartMissing,
     StorageUnavailable,
+    UploadNotFound,
 )
 from uploadcore.domain.gc import Leftover
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Upload
-from uploadcore.ports.blobs import PreparedUpload
+from uploadcore.ports.blobs import OpenedFile, PreparedUpload
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +71,13 @@ class LocalDiskBlobStore:
             raise ValueError(f"not a local storage key: {storage_key!r}")
         return self.root.joinpath(*(_safe(p) for p in parts))
 
-    def file_path(self, upload: Upload) -> str:
-        return str(self.path_of(upload.storage_key))
+    def open_file(self, upload: Upload) -> OpenedFile:
+        try:
+            fd = os.open(self.path_of(upload.storage_key), os.O_RDONLY)
+        except FileNotFoundError:
+            raise UploadNotFound(f"file {upload.id} is no longer stored") from None
+        stat = os.fstat(fd)
+        return OpenedFile(fd, stat.st_size, stat.st_mtime_ns)
 
     # -- the port -----------------------------------------------------------
 
@@ -190,8 +197,8 @@ class LocalPartWriter:
             raise _translate(error, "receive a part") from error
 
     @property
-    def etag(self) -> str:
-        return self._md5.hexdigest()
+    def digest(self) -> Digest:
+        return Digest("md5", self._md5.digest())
 
     def write(self, data: bytes | bytearray) -> None:
         if self._fd is None:
@@ -208,7 +215,7 @@ class LocalPartWriter:
     def commit(self) -> ReceivedPart:
         if self._fd is None:
             raise ValueError("the part writer is closed")
-        part = ReceivedPart(self.part_number, self.etag, self._size)
+        part = ReceivedPart(self.part_number, self._md5.hexdigest(), self._size)
         try:
             os.fsync(self._fd)
             # Renamed before unlocking: gc never sees a whole part as an abandoned temporary file.

@@ -10,10 +10,13 @@ import hashlib
 import heapq
 import itertools
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Self
 
+from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
 from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
 from uploadcore.domain.metadata import MetadataUpdate
@@ -28,11 +31,29 @@ class InMemoryRepository:
     """UploadRepository and UserRepository in dictionaries, behind one lock."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a unit of work holds it while the methods it calls take it again.
+        self._lock = threading.RLock()
         self._uploads: dict[str, Upload] = {}
         self._parts: dict[str, dict[int, ReceivedPart]] = {}
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        # Other threads wait for the lock, so they never see a part of the changes;
+        # an error puts back what the block found.
+        with self._lock:
+            saved = (
+                dict(self._uploads),
+                {file_id: dict(parts) for file_id, parts in self._parts.items()},
+                dict(self._users),
+                dict(self._keys),
+            )
+            try:
+                yield self
+            except BaseException:
+                self._uploads, self._parts, self._users, self._keys = saved
+                raise
 
     def add(self, upload: Upload) -> None:
         with self._lock:
@@ -322,8 +343,8 @@ class InMemoryPartWriter:
         self._md5 = hashlib.md5(usedforsecurity=False)
 
     @property
-    def etag(self) -> str:
-        return self._md5.hexdigest()
+    def digest(self) -> Digest:
+        return Digest("md5", self._md5.digest())
 
     def write(self, data: bytes | bytearray) -> None:
         self._md5.update(data)
@@ -331,8 +352,9 @@ class InMemoryPartWriter:
 
     def commit(self) -> ReceivedPart:
         data = b"".join(self._chunks)
-        self._store._store(self._upload_id, (self._part_number, self.etag), data)
-        return ReceivedPart(self._part_number, self.etag, len(data))
+        etag = self._md5.hexdigest()
+        self._store._store(self._upload_id, (self._part_number, etag), data)
+        return ReceivedPart(self._part_number, etag, len(data))
 
     def discard(self) -> None:
         self._chunks.clear()

@@ -20,11 +20,8 @@ import click
 from uploadcore import bootstrap
 from uploadcore.adapters.clock import SystemClock
 from uploadcore.domain.errors import UploadcoreError
-from uploadcore.domain.gc import GcPolicy
 from uploadcore.entrypoints import reports
 from uploadcore.entrypoints.params import Duration, Size, Text, duration_text
-from uploadcore.ports.gc import GcRepository
-from uploadcore.services.gc import GcService
 from uploadcore.services.users import create_user, revoke_key, rotate_key
 from uploadcore.settings import Settings, SettingsError, is_utf8
 
@@ -209,15 +206,6 @@ def _core() -> Iterator[bootstrap.Uploadcore]:
         core.close()
 
 
-def _gc_service(core: bootstrap.Uploadcore, purge_after: timedelta) -> GcService:
-    repo = core.service.repo
-    if not isinstance(repo, GcRepository):
-        raise UploadcoreError("this repository cannot be garbage-collected (no GcQueries)")
-    expires_in = core.settings.upload_expires_in
-    policy = GcPolicy(purge_after, leftover_age=expires_in, upload_expires_in=expires_in)
-    return GcService(repo, core.service.blobs, core.service.clock, policy)
-
-
 def _echo_json(value: object) -> None:
     click.echo(json.dumps(value, indent=2))
 
@@ -233,7 +221,7 @@ def abort(file_id: str, as_json: bool) -> None:
     (completed, failed or already aborted).
     """
     with _core() as core:
-        aborted = _gc_service(core, timedelta(days=7)).abort(file_id)
+        aborted = core.force_abort(file_id)
     if as_json:
         _echo_json(reports.aborted_json(aborted))
     else:
@@ -273,7 +261,7 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
     Exits 1 (after the summary) if some storage could not be freed now.
     """
     with _core() as core:
-        report = _gc_service(core, purge_after).collect(dry_run=dry_run)
+        report = core.gc(purge_after).collect(dry_run=dry_run)
     shown = duration_text(purge_after)
     if as_json:
         _echo_json(reports.gc_json(report, int(purge_after.total_seconds())))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from uploadcore.ports.repository import UserAccount
-from uploadcore.services.gc import AbortedUpload, GcReport
+from uploadcore.services.abort import AbortedUpload
+from uploadcore.services.gc import GcReport
 
 if TYPE_CHECKING:  # httpx loads for `uploadcore upload` only
     from uploadcore.entrypoints.client.uploader import UploadResult

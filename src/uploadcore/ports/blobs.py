@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from uploadcore.domain.digest import Digest
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Upload
 
@@ -69,8 +70,8 @@ class PartWriter(Protocol):
         """Append bytes (blocking: call it off the event loop)."""
 
     @property
-    def etag(self) -> str:
-        """The hex md5 of every byte written so far."""
+    def digest(self) -> Digest:
+        """The md5 of every byte written so far (the part's etag is its hex form)."""
 
     def commit(self) -> ReceivedPart:
         """Make the part durable and visible, atomically replacing an earlier one."""
@@ -119,9 +120,18 @@ class PresignsUrls(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class OpenedFile:
+    """A completed upload's final file, open for reading: the caller closes `fd`."""
+
+    fd: int
+    size: int
+    modified_ns: int  # nanoseconds since the epoch
+
+
 @runtime_checkable
 class ServesFiles(Protocol):
     """A store whose final files the service itself serves (local disk)."""
 
-    def file_path(self, upload: Upload) -> str:
-        """The filesystem path of a completed upload's final file."""
+    def open_file(self, upload: Upload) -> OpenedFile:
+        """Open a completed upload's final file; UploadNotFound if it is no longer stored."""

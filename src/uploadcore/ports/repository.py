@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
@@ -16,9 +17,21 @@ from uploadcore.domain.upload import Principal, Upload, UploadStatus
 class UploadRepository(Protocol):
     """Uploads and the parts received for them.
 
-    Every method is atomic on its own. Every method raises StorageUnavailable
-    when the database cannot be reached, and changes nothing then.
+    Every method is atomic on its own; `transaction` makes several of them one
+    unit of work. Every method raises StorageUnavailable when the database
+    cannot be reached, and changes nothing then.
     """
+
+    def transaction(self) -> AbstractContextManager[Self]:
+        """A unit of work: a repository whose changes are kept together or not at all.
+
+        Every method called on the repository the block receives runs in one
+        transaction, which commits when the block exits normally. If the block
+        raises, nothing it changed is kept, and the error propagates. Readers
+        outside the block never see a part of its changes. Use it where a state
+        change and whatever belongs with it must be written together. Keep the
+        block short and free of storage calls: it may hold a database write lock.
+        """
 
     def add(self, upload: Upload) -> None:
         """Store a new upload. Its id is new; the parts list starts empty."""

@@ -1,18 +1,22 @@
-"""The use cases, driving the domain through the ports."""
+"""The use cases, one module each, driving the domain through the ports they are given.
+
+`uploadcore.bootstrap` composes them into one application object.
+"""
 
 from __future__ import annotations
 
-from uploadcore.services.files import FilePage, FileQuery, FileService
-from uploadcore.services.gc import AbortedUpload, GcReport, GcService
-from uploadcore.services.uploads import (
-    Initiated,
-    NewUpload,
-    PartUrl,
-    RefreshedUrls,
-    UploadPolicy,
-    UploadService,
-    UploadState,
-)
+from uploadcore.services.abort import AbortedUpload, AbortUpload, ForceAbort
+from uploadcore.services.aborting import Aborter
+from uploadcore.services.complete import CompleteUpload
+from uploadcore.services.download import Download, OpenDownload
+from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
+from uploadcore.services.gc import GcReport, GcService
+from uploadcore.services.initiate import Initiated, InitiateUpload, NewUpload
+from uploadcore.services.listing import FilePage, FileQuery, ListFiles
+from uploadcore.services.receive_part import ReceivePart
+from uploadcore.services.records import ReceivedParts, UploadPolicy
+from uploadcore.services.resume import GetUploadState, RefreshedUrls, RefreshUrls, UploadState
+from uploadcore.services.urls import PartUrl, Urls
 from uploadcore.services.users import (
     ApiKeyAuthenticator,
     NewUser,
@@ -23,21 +27,35 @@ from uploadcore.services.users import (
 )
 
 __all__ = [
+    "AbortUpload",
     "AbortedUpload",
+    "Aborter",
     "ApiKeyAuthenticator",
+    "CompleteUpload",
+    "DeleteFile",
+    "Download",
     "FilePage",
     "FileQuery",
-    "FileService",
+    "ForceAbort",
     "GcReport",
     "GcService",
+    "GetFile",
+    "GetUploadState",
+    "InitiateUpload",
     "Initiated",
+    "ListFiles",
     "NewUpload",
     "NewUser",
+    "OpenDownload",
     "PartUrl",
+    "ReceivePart",
+    "ReceivedParts",
+    "RefreshUrls",
     "RefreshedUrls",
+    "UpdateFile",
     "UploadPolicy",
-    "UploadService",
     "UploadState",
+    "Urls",
     "create_user",
     "hash_key",
     "revoke_key",

@@ -1,4 +1,4 @@
-"""Housekeeping an admin runs: `gc`, and aborting one upload whoever owns it.
+"""Housekeeping an admin runs: `gc`.
 
 `GcService.collect` carries out what `plan_gc` decides, one batch at a time
 (`BATCH_SIZE` rows per read, each read and each write its own short
@@ -19,12 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from uploadcore.domain.errors import (
-    InvalidState,
-    StorageUnavailable,
-    UploadcoreError,
-    UploadNotFound,
-)
+from uploadcore.domain.errors import UploadcoreError
 from uploadcore.domain.gc import (
     PURGEABLE,
     AbortExpired,
@@ -36,9 +31,9 @@ from uploadcore.domain.gc import (
     plan_gc,
 )
 from uploadcore.domain.upload import Upload, UploadStatus
-from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.gc import GcRepository, Keyset, SweepsLeftovers
+from uploadcore.services.aborting import Aborter
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +67,20 @@ class GcReport:
         return self.expired_bytes + self.leftover_bytes + self.deletion_bytes
 
 
-@dataclass(frozen=True)
-class AbortedUpload:
-    upload: Upload
-    bytes_freed: int
-
-
 class GcService:
     """Aborts expired uploads, frees leftovers, finishes cut-short deletions, purges records."""
 
     def __init__(
         self,
         repo: GcRepository,
-        blobs: BlobStore,
+        aborter: Aborter,
         clock: Clock,
         policy: GcPolicy,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self.repo = repo
-        self.blobs = blobs
+        self.aborter = aborter
+        self.blobs = blobs = aborter.blobs
         self.clock = clock
         self.policy = policy
         self.batch_size = batch_size
@@ -255,7 +245,7 @@ class GcService:
             if report.dry_run:
                 return size
             if not completed:
-                self.blobs.abort(upload)
+                self.aborter.free(upload)
             self.blobs.delete(upload)
         except UploadcoreError:
             log.warning(
@@ -284,40 +274,7 @@ class GcService:
                 report.purged += len(purged)
                 report.skipped += len(ids) - len(purged)
 
-    # -- the forced abort ---------------------------------------------------
-
-    def abort(self, file_id: str) -> AbortedUpload:
-        """Abort an upload in progress whoever owns it, and free its storage.
-
-        Raises UploadNotFound, or InvalidState when it is not in progress (an
-        upload already aborted included). If the storage cannot be freed now,
-        the upload stays aborted and StorageUnavailable says `gc` will free it.
-        """
-        upload = self._get(file_id)
-        while True:
-            if upload.status.is_terminal:
-                raise InvalidState(f"upload {file_id} is {upload.status}, not in progress")
-            if self.repo.set_status(file_id, upload.status, UploadStatus.ABORTED, self.clock.now()):
-                break
-            upload = self._get(file_id)
-        log.info("upload %s (owner %s) aborted by an admin", file_id, upload.owner)
-        try:
-            freed = self._bytes_of(upload, self._storage_of(upload))
-            self.blobs.abort(upload)
-        except UploadcoreError as error:
-            raise StorageUnavailable(
-                f"upload {file_id} is aborted, but its storage could not be freed now "
-                f"({error.detail}); `uploadcore gc` will free it"
-            ) from error
-        return AbortedUpload(self._get(file_id), freed)
-
     # -- helpers --------------------------------------------------------------
-
-    def _get(self, file_id: str) -> Upload:
-        upload = self.repo.get(file_id)
-        if upload is None:
-            raise UploadNotFound(f"no upload with id {file_id}")
-        return upload
 
     def _storage_of(self, upload: Upload) -> Leftover | None:
         """What storage holds for an upload, where the store can tell (else None)."""
@@ -332,7 +289,7 @@ class GcService:
         """Free an aborted upload's storage; its bytes, or 0 (and an error) if it failed."""
         try:
             size = self._bytes_of(upload, held)
-            self.blobs.abort(upload)
+            self.aborter.free(upload)
         except UploadcoreError:
             log.warning("gc: could not free the storage of upload %s", upload.id, exc_info=True)
             report.errors += 1
@@ -369,4 +326,4 @@ def _chunks(items: Iterable[Leftover], size: int) -> Iterator[list[Leftover]]:
         yield chunk
 
 
-__all__ = ["BATCH_SIZE", "AbortedUpload", "GcReport", "GcService"]
+__all__ = ["BATCH_SIZE", "GcReport", "GcService"]

@@ -25,7 +25,8 @@ from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.parts import PartRef
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.cli import main
-from uploadcore.services.uploads import NewUpload
+from uploadcore.entrypoints.links import HttpLinks
+from uploadcore.services.initiate import NewUpload
 from uploadcore.settings import Settings
 
 UPLOADCORE = Path(sys.executable).with_name("uploadcore")
@@ -118,21 +119,20 @@ def start_upload(core: Uploadcore, data: bytes, part_size: int, parts: int | Non
     """Initiate an upload of `data` and send its first `parts` parts (default: all)."""
     chunks = [data[i : i + part_size] for i in range(0, len(data), part_size)] or [b""]
     request = NewUpload("data.bin", len(data), "application/octet-stream", len(chunks), part_size)
-    started = core.service.initiate(ALICE, request, "http://testserver")
+    started = core.initiate(ALICE, request, HttpLinks("http://testserver"))
     for url, chunk in list(zip(started.presigned_urls, chunks, strict=True))[:parts]:
         token = url.url.split("token=")[1]
-        asyncio.run(
-            core.service.receive_part(started.upload.id, url.part_number, token, _body(chunk))
-        )
+        assert core.receive_part is not None
+        asyncio.run(core.receive_part(started.upload.id, url.part_number, token, _body(chunk)))
     return stored(core, started.upload.id)
 
 
 def refs_of(core: Uploadcore, upload: Upload) -> list[PartRef]:
-    return [PartRef(p.part_number, p.etag) for p in core.service.repo.parts(upload.id)]
+    return [PartRef(p.part_number, p.etag) for p in core.complete.repo.parts(upload.id)]
 
 
 def stored(core: Uploadcore, file_id: str) -> Upload:
-    upload = core.service.repo.get(file_id)
+    upload = core.complete.repo.get(file_id)
     assert upload is not None, f"no upload {file_id}"
     return upload
 

@@ -42,6 +42,7 @@ from uploadcore.domain.errors import StorageUnavailable
 from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.entrypoints.http.app import create_app
+from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.settings import Settings
 
 PENDING, UPLOADING, COMPLETED, FAILED, ABORTED = UploadStatus
@@ -100,16 +101,16 @@ class Mix:
     stray_new: Path
 
     def status(self, upload: Upload) -> UploadStatus | None:
-        found = self.core.service.repo.get(upload.id)
+        found = self.core.complete.repo.get(upload.id)
         return None if found is None else found.status
 
     def temp_dir(self, upload: Upload) -> Path:
-        blobs = self.core.service.blobs
+        blobs = self.core.complete.blobs
         assert isinstance(blobs, LocalDiskBlobStore)
         return blobs.temp_dir(upload.upload_id)
 
     def snapshot(self) -> tuple[list[Upload | None], dict[str, tuple[int, int]]]:
-        repo = self.core.service.repo
+        repo = self.core.complete.repo
         uploads = [repo.get(u.id) for u in self.uploads()]
         return uploads, tree(self.core.settings.media_root)
 
@@ -130,15 +131,15 @@ def mix(settings: Settings) -> Mix:
     pending = _stuck_pending(core, clock)
     clock.current = now - 30 * DAY
     completed = start_upload(core, DATA, PART)
-    completed = core.service.complete(ALICE, completed.id, refs_of(core, completed))
+    completed = core.complete(ALICE, completed.id, refs_of(core, completed))
     clock.current = now - 9 * DAY
     old_aborted, old_failed = start_upload(core, DATA, PART, 1), start_upload(core, DATA, PART)
     clock.advance(DAY)
-    core.service.abort(ALICE, old_aborted.id)
-    assert core.service.repo.set_status(old_failed.id, UPLOADING, FAILED, clock.now())
+    core.abort(ALICE, old_aborted.id)
+    assert core.complete.repo.set_status(old_failed.id, UPLOADING, FAILED, clock.now())
     clock.current = now - DAY
     new_aborted = start_upload(core, DATA, PART, 1)
-    core.service.abort(ALICE, new_aborted.id)
+    core.abort(ALICE, new_aborted.id)
     clock.current = now
     fresh, live_old_dir = start_upload(core, DATA, PART, 1), start_upload(core, DATA, PART, 1)
     orphan_old, orphan_new = media / "temp_uploads" / "0ddba11", media / "temp_uploads" / "c0ffee"
@@ -171,7 +172,7 @@ def _stuck_pending(core: Uploadcore, clock: FakeClock) -> Upload:
         "deadbeef" * 4, "", "", "alice", "lost.bin", "application/octet-stream",
         PartPlan(10, 1, 10), PENDING, now, now, now + DAY,
     )  # fmt: skip
-    core.service.repo.add(upload)
+    core.complete.repo.add(upload)
     return upload
 
 
@@ -212,9 +213,9 @@ def test_gc_does_exactly_what_it_should_to_a_mix_and_a_dry_run_changes_nothing(
     assert mix.orphan_new.is_dir()
     assert mix.stray_new.exists()
     assert mix.status(mix.completed) is COMPLETED
-    blobs = mix.core.service.blobs
+    blobs = mix.core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
-    assert Path(blobs.file_path(mix.completed)).read_bytes() == DATA
+    assert Path(blobs.path_of(mix.completed.storage_key)).read_bytes() == DATA
 
     again = gc_json(run)
     assert (again["expired_uploads"], again["purged_records"]) == (
@@ -270,9 +271,7 @@ def test_gc_racing_a_completing_upload_leaves_it_completed_and_whole(settings: S
     clock.advance(timedelta(minutes=20))  # the client completes, in time by the server's clock
     completed: list[Upload] = []
     completing = threading.Thread(
-        target=lambda: completed.append(
-            core.service.complete(ALICE, racing.id, refs_of(core, racing))
-        )
+        target=lambda: completed.append(core.complete(ALICE, racing.id, refs_of(core, racing)))
     )
     completing.start()
     assert disk.assembling.wait(timeout=60)
@@ -284,7 +283,7 @@ def test_gc_racing_a_completing_upload_leaves_it_completed_and_whole(settings: S
     assert report["expired_uploads"] == {"count": 1, "bytes": PART}  # the idle one
     assert completed[0].status is COMPLETED
     assert stored(core, racing.id).status is COMPLETED
-    assert Path(disk.file_path(completed[0])).read_bytes() == DATA
+    assert Path(disk.path_of(completed[0].storage_key)).read_bytes() == DATA
     assert stored(core, idle.id).status is ABORTED
 
 
@@ -293,7 +292,7 @@ def test_gc_leaves_an_expired_upload_alone_while_a_part_of_it_is_being_written(
 ) -> None:
     core = build(settings, clock=FakeClock(datetime.now(UTC) - 2 * DAY))
     upload = start_upload(core, DATA, PART, parts=1)  # expired a day ago
-    blobs = core.service.blobs
+    blobs = core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
     writer = blobs.open_part(upload, 2)  # a part whose body started before the expiry
     writer.write(b"still arriving")
@@ -326,7 +325,7 @@ def test_gc_aborts_an_upload_whose_last_part_came_longer_ago_than_a_short_upload
 ) -> None:
     core = build(short_lived, clock=FakeClock(datetime.now(UTC) - 2 * SECOND))
     upload = start_upload(core, DATA, PART, parts=1)  # its last part came 2 s ago
-    blobs = core.service.blobs
+    blobs = core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
     age(blobs.temp_dir(upload.upload_id), 2 * SECOND / DAY)  # and was stored then
 
@@ -343,7 +342,9 @@ def test_gc_leaves_a_short_lived_upload_alone_while_a_part_streams_in_and_the_pa
     clock = FakeClock(datetime.now(UTC) - 10 * SECOND)
     core = build(short_lived, clock=clock)
     upload = start_upload(core, DATA, PART, parts=1)
-    token = core.service.part_urls(upload, [2], "http://testserver")[0].url.split("token=")[1]
+    token = core.urls.parts(upload, [2], HttpLinks("http://testserver"))[0].url.split("token=")[1]
+    receive = core.receive_part
+    assert receive is not None
     stalled, go_on = threading.Event(), threading.Event()
 
     async def body() -> AsyncIterator[bytes]:
@@ -354,13 +355,11 @@ def test_gc_leaves_a_short_lived_upload_alone_while_a_part_streams_in_and_the_pa
 
     received: list[ReceivedPart] = []
     streaming = threading.Thread(
-        target=lambda: received.append(
-            asyncio.run(core.service.receive_part(upload.id, 2, token, body()))
-        )
+        target=lambda: received.append(asyncio.run(receive(upload.id, 2, token, body())))
     )
     streaming.start()  # in time: the upload expires 1 s after its first part, by its clock
     assert stalled.wait(timeout=60)
-    blobs = core.service.blobs
+    blobs = core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
     age(blobs.temp_dir(upload.upload_id), 10 * SECOND / DAY)  # nothing new on disk for 10 s
 
@@ -370,7 +369,7 @@ def test_gc_leaves_a_short_lived_upload_alone_while_a_part_streams_in_and_the_pa
 
     assert (during["expired_uploads"], during["skipped"]) == ({"count": 0, "bytes": 0}, 1)
     assert [p.part_number for p in received] == [2]
-    assert [p.part_number for p in core.service.repo.parts(upload.id)] == [1, 2]
+    assert [p.part_number for p in core.complete.repo.parts(upload.id)] == [1, 2]
     assert stored(core, upload.id).status is UPLOADING
     age(blobs.temp_dir(upload.upload_id), 10 * SECOND / DAY)  # then the client goes quiet
     after = gc_json(as_process)
@@ -409,7 +408,7 @@ def core(settings: Settings) -> Uploadcore:
 @pytest.mark.parametrize("run", [in_process, as_process], ids=["runner", "process"])
 def test_abort_aborts_anyone_s_upload_and_frees_its_parts(core: Uploadcore, run: Run) -> None:
     upload = start_upload(core, DATA, PART, parts=2)
-    blobs = core.service.blobs
+    blobs = core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
 
     result = run("abort", upload.id)
@@ -442,9 +441,9 @@ def test_abort_of_an_upload_not_in_progress_fails_with_one_line(
 ) -> None:
     upload = start_upload(core, DATA, PART)
     if status is COMPLETED:
-        core.service.complete(ALICE, upload.id, refs_of(core, upload))
+        core.complete(ALICE, upload.id, refs_of(core, upload))
     else:
-        assert core.service.repo.set_status(upload.id, UPLOADING, status, datetime.now(UTC))
+        assert core.complete.repo.set_status(upload.id, UPLOADING, status, datetime.now(UTC))
 
     result = in_process("abort", upload.id)
 
@@ -616,7 +615,7 @@ def test_gc_against_a_store_that_cannot_free_says_so_after_its_summary(
 ) -> None:
     core = build(settings, clock=FakeClock(datetime.now(UTC) - 2 * DAY))
     upload = start_upload(core, DATA, PART, parts=1)
-    blobs = core.service.blobs
+    blobs = core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
     age(blobs.temp_dir(upload.upload_id), 2)
 

@@ -190,7 +190,7 @@ def test_json_output_names_the_file_its_url_and_what_was_sent(
     assert answer["file_size"] == len(data)
     assert str(answer["etag"]).endswith("-3")
     assert server.download(str(answer["url"])) == data
-    upload = server.core.service.repo.get(str(answer["id"]))
+    upload = server.core.complete.repo.get(str(answer["id"]))
     assert upload is not None
     assert upload.file_content_type == "text/plain"
 

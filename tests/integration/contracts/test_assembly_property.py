@@ -60,7 +60,7 @@ def disk_store() -> Iterator[StoreAndReader]:
     # A fresh directory per example: hypothesis reruns the body, pytest fixtures would not.
     with tempfile.TemporaryDirectory() as root:
         store = LocalDiskBlobStore(Path(root) / "media")
-        yield store, lambda upload: Path(store.file_path(upload)).read_bytes()
+        yield store, lambda upload: Path(store.path_of(upload.storage_key)).read_bytes()
 
 
 STORES: dict[str, Callable[[], AbstractContextManager[StoreAndReader]]] = {

@@ -28,7 +28,13 @@ from uploadcore.adapters import local
 from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.memory import InMemoryBlobStore
 from uploadcore.adapters.s3 import S3BlobStore
-from uploadcore.domain.errors import InsufficientStorage, InvalidState, PartMissing
+from uploadcore.domain.digest import Digest
+from uploadcore.domain.errors import (
+    InsufficientStorage,
+    InvalidState,
+    PartMissing,
+    UploadNotFound,
+)
 from uploadcore.domain.parts import PartPlan, ReceivedPart, normalize_etag
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
@@ -145,8 +151,12 @@ def final_bytes(store: BlobStore, upload: Upload) -> bytes | None:
             return None
         return answer["Body"].read()
     if isinstance(store, ServesFiles):
-        path = Path(store.file_path(upload))
-        return path.read_bytes() if path.exists() else None
+        try:
+            opened = store.open_file(upload)
+        except UploadNotFound:
+            return None
+        with os.fdopen(opened.fd, "rb") as stored:
+            return stored.read()
     raise NotImplementedError(f"no reader for {type(store).__name__}")
 
 
@@ -173,7 +183,8 @@ def test_a_committed_part_has_the_md5_etag_and_size_of_its_bytes(blob_store: Blo
 
     writer.write(b"hello, ")
     writer.write(bytearray(b"world"))
-    assert writer.etag == md5(b"hello, world")
+    assert writer.digest.hex() == md5(b"hello, world")
+    assert writer.digest == Digest.of("md5", b"hello, world")
     received = writer.commit()
 
     assert received == ReceivedPart(3, md5(b"hello, world"), 12)
@@ -440,7 +451,7 @@ def test_local_final_file_lives_under_media_root_files(disk: LocalDiskBlobStore)
 
     disk.assemble(upload, [put_part(disk, upload, 1, b"content")])
 
-    path = Path(disk.file_path(upload))
+    path = Path(disk.path_of(upload.storage_key))
     assert path == disk.root / "files" / "ab" / "ab12cd34"
     assert path.read_bytes() == b"content"
 

@@ -215,7 +215,7 @@ def test_delete_removes_the_bytes_and_the_record(api: Harness, alice: Headers, f
     assert api.final_files(file["id"]) == []
     assert_problem(get(api, alice, file["id"]), 404, "not_found")
     assert_problem(api.client.download(file["url"]), 404, "not_found")
-    assert api.core.service.repo.get(file["id"]) is None
+    assert api.core.complete.repo.get(file["id"]) is None
 
 
 def test_deleting_a_deleted_file_is_404(api: Harness, alice: Headers, file: Json) -> None:
@@ -241,7 +241,7 @@ def test_deleting_an_aborted_upload_removes_its_record(api: Harness, alice: Head
     api.client.abort(alice, started.file_id)
 
     assert delete(api, alice, started.file_id).status_code == 204
-    assert api.core.service.repo.get(started.file_id) is None
+    assert api.core.complete.repo.get(started.file_id) is None
 
 
 def test_a_deleted_file_is_no_longer_listed(api: Harness, alice: Headers, file: Json) -> None:

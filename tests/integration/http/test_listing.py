@@ -14,7 +14,7 @@ from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.domain.parts import PartPlan
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.signer import TokenClaims
-from uploadcore.services.files import CURSOR_PURPOSE
+from uploadcore.services.listing import CURSOR_PURPOSE
 
 _ids = itertools.count(1)
 
@@ -38,7 +38,7 @@ def seed(
     for n in range(count):
         now = api.clock.now()
         file_id = f"seeded-{next(_ids):06d}"
-        api.core.service.repo.add(
+        api.core.complete.repo.add(
             Upload(
                 id=file_id, upload_id=f"up-{file_id}", storage_key=f"files/{file_id}",
                 owner=owner, file_name=f"{file_id}.bin", file_content_type=content_type,

@@ -21,8 +21,9 @@ from tests.integration.http.support import (
 )
 
 from uploadcore.adapters.signer import ItsDangerousSigner
+from uploadcore.entrypoints.links import DOWNLOAD_PATH
 from uploadcore.ports.signer import TokenClaims
-from uploadcore.services.uploads import DOWNLOAD_PATH, PART_PURPOSE
+from uploadcore.services.urls import PART_PURPOSE
 
 DATA = os.urandom(2 * PART + 300)
 
@@ -41,7 +42,7 @@ def sign(api: Harness, started: Started, **claims: object) -> str:
         "part_number": 1,
         "expires": int((api.clock.now() + timedelta(hours=1)).timestamp()),
     } | claims
-    return api.core.service.signer.sign(TokenClaims(**values))  # type: ignore[arg-type]
+    return api.core.list_files.signer.sign(TokenClaims(**values))  # type: ignore[arg-type]
 
 
 def assert_nothing_kept(api: Harness, alice: Headers, started: Started) -> None:

@@ -58,8 +58,10 @@ def make_app(settings: Settings, clock: FakeClock) -> Iterator[MakeApp]:
 
         def make(engine: Engine | None = None, **overrides: Any) -> Harness:
             prepared = bootstrap.prepare(replace(settings, **overrides))
-            repo = None if engine is None else SqlAlchemyRepository(engine)
-            core = bootstrap.build(prepared, clock=clock, repo=repo)
+            if engine is None:
+                core = bootstrap.build(prepared, clock=clock)
+            else:
+                core = bootstrap.build(prepared, clock=clock, repo=SqlAlchemyRepository(engine))
             client = stack.enter_context(TestClient(create_app(prepared, core)))
             return Harness(prepared, core, clock, UploadClient(client))
 

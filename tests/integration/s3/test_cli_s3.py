@@ -24,9 +24,11 @@ from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartRef
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.entrypoints.http.app import create_app
+from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.ports.gc import GcRepository
+from uploadcore.services.aborting import Aborter
 from uploadcore.services.gc import GcService
-from uploadcore.services.uploads import NewUpload
+from uploadcore.services.initiate import NewUpload
 from uploadcore.services.users import create_user
 from uploadcore.settings import Settings
 
@@ -58,7 +60,7 @@ class S3World:
         data = os.urandom(size)
         count = max(1, -(-size // PART))
         request = NewUpload("a.bin", size, "application/octet-stream", count, PART)
-        upload = self.core.service.initiate(ALICE, request, "http://unused").upload
+        upload = self.core.initiate(ALICE, request, HttpLinks("http://unused")).upload
         for n in parts:
             self.s3.upload_part(
                 Bucket=self.bucket,
@@ -70,7 +72,7 @@ class S3World:
         return upload
 
     def status(self, upload: Upload) -> UploadStatus | None:
-        found = self.core.service.repo.get(upload.id)
+        found = self.core.complete.repo.get(upload.id)
         return None if found is None else found.status
 
 
@@ -114,12 +116,12 @@ def test_gc_on_s3_aborts_expired_and_orphaned_multipart_uploads_and_nothing_else
     receiving = world.start(PART + 10, parts=[1])
     world.clock.current = now - 9 * DAY
     failed = world.start(PART + 10, parts=[1])
-    assert world.core.service.repo.set_status(failed.id, UPLOADING, FAILED, world.clock.now())
+    assert world.core.complete.repo.set_status(failed.id, UPLOADING, FAILED, world.clock.now())
     world.clock.current = now
     fresh = world.start(PART + 10, parts=[1])
     done = world.start(1000, parts=[1])
-    parts = world.core.service.state(ALICE, done.id).parts
-    world.core.service.complete(ALICE, done.id, [PartRef(p.part_number, p.etag) for p in parts])
+    parts = world.core.upload_state(ALICE, done.id).parts
+    world.core.complete(ALICE, done.id, [PartRef(p.part_number, p.etag) for p in parts])
     prefix = world.settings.aws_s3_key_prefix
     orphan = world.s3.create_multipart_upload(Bucket=world.bucket, Key=f"{prefix}orphan")
     foreign = world.s3.create_multipart_upload(Bucket=world.bucket, Key="other-app/file")
@@ -162,10 +164,10 @@ def test_gc_on_s3_goes_by_the_parts_s3_received_under_a_one_second_upload_expire
         Bucket=world.bucket, Key=upload.storage_key, UploadId=upload.upload_id
     )
     last_part = max(p["LastModified"] for p in answer["Parts"])
-    repo = short.service.repo
+    repo, blobs = short.complete.repo, short.complete.blobs
     assert isinstance(repo, GcRepository)
     policy = GcPolicy(leftover_age=SECOND, upload_expires_in=SECOND)
-    gc = GcService(repo, short.service.blobs, world.clock, policy)
+    gc = GcService(repo, Aborter(repo, blobs, world.clock), world.clock, policy)
 
     world.clock.current = last_part + SECOND / 2
     during = gc.collect()
@@ -262,7 +264,7 @@ def test_a_resumed_upload_to_s3_sends_only_the_parts_s3_lacks(
     path = tmp_path / "big.bin"
     path.write_bytes(data)
     request = NewUpload("big.bin", len(data), "application/octet-stream", 4, PART)
-    upload = world.core.service.initiate(Principal("bob"), request, url).upload
+    upload = world.core.initiate(Principal("bob"), request, HttpLinks(url)).upload
     for n in (1, 3):  # what an interrupted client had sent
         world.s3.upload_part(
             Bucket=world.bucket, Key=upload.storage_key, UploadId=upload.upload_id, PartNumber=n,

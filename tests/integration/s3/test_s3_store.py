@@ -123,9 +123,9 @@ def test_the_s3_handler_composes_an_s3_store_and_mounts_no_local_part_route(
     core = bootstrap.build(prepared)
     paths = {getattr(route, "path", "") for route in create_app(prepared, core).routes}
 
-    assert isinstance(core.service.blobs, S3BlobStore)
-    assert core.service.blobs.public_base_url == "https://cdn.example.com"
-    assert not core.service.receives_parts
+    assert isinstance(core.complete.blobs, S3BlobStore)
+    assert core.complete.blobs.public_base_url == "https://cdn.example.com"
+    assert core.receive_part is None
     assert not any("presigned-uploads" in p or p.endswith("/download/") for p in paths)
     assert "/v1/files/uploads/{file_id}/presigned-urls/" in paths
     core.close()

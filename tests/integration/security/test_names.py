@@ -149,7 +149,7 @@ def test_a_content_type_with_parameters_is_kept_and_sent(hostile: Hostile, value
 
 def store_behind_the_apis_back(hostile: Hostile, file_id: str, **values: str) -> None:
     """What an older version, a migration or another writer of the database may have left."""
-    repo = hostile.api.core.service.repo
+    repo = hostile.api.core.complete.repo
     assert isinstance(repo, SqlAlchemyRepository)
     with repo.engine.begin() as connection:
         connection.execute(update(files).where(files.c.id == file_id).values(**values))

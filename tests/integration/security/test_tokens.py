@@ -12,8 +12,8 @@ from tests.integration.security.conftest import Hostile
 
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.ports.signer import TokenClaims
-from uploadcore.services.files import CURSOR_PURPOSE
-from uploadcore.services.uploads import DOWNLOAD_PURPOSE, PART_PURPOSE
+from uploadcore.services.listing import CURSOR_PURPOSE
+from uploadcore.services.urls import DOWNLOAD_PURPOSE, PART_PURPOSE
 
 DATA = os.urandom(3 * 1024)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from tests.unit.services.test_upload_service import (
@@ -17,6 +17,7 @@ from tests.unit.services.test_upload_service import (
 )
 
 from uploadcore.adapters.memory import FakeClock, InMemoryBlobStore
+from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.errors import (
     InvalidInput,
     NotOwner,
@@ -26,7 +27,7 @@ from uploadcore.domain.errors import (
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Principal, Upload
-from uploadcore.services.files import FileQuery, FileService
+from uploadcore.services.listing import FileQuery
 
 
 @dataclass
@@ -34,15 +35,15 @@ class Files:
     """A World with the file use cases on top of its upload service."""
 
     world: World
-    files: FileService = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.files = FileService(self.world.service)
+    @property
+    def files(self) -> Uploadcore:
+        return self.world.core
 
     def completed(self, owner: Principal = ALICE) -> Upload:
         upload = self.world.initiate(owner=owner).upload
         refs = self.world.send_all(upload)
-        return self.world.service.complete(owner, upload.id, refs)
+        return self.world.core.complete(owner, upload.id, refs)
 
     def listed(self, principal: Principal, **query: object) -> list[str]:
         page = self.files.list_files(principal, FileQuery(**query))  # type: ignore[arg-type]
@@ -163,7 +164,7 @@ def test_update_metadata_changes_the_name_and_moves_modified(
     upload = files.completed()
     clock.advance(60)
 
-    updated = files.files.update_metadata(
+    updated = files.files.update_file(
         ALICE, upload.id, MetadataUpdate.checked({"file_name": "new.txt"})
     )
 
@@ -175,7 +176,7 @@ def test_update_metadata_of_another_users_file_is_refused(files: Files) -> None:
     upload = files.completed()
 
     with pytest.raises(NotOwner):
-        files.files.update_metadata(BOB, upload.id, MetadataUpdate.checked({"file_name": "x"}))
+        files.files.update_file(BOB, upload.id, MetadataUpdate.checked({"file_name": "x"}))
 
 
 @pytest.mark.parametrize(
@@ -268,7 +269,7 @@ def test_a_file_deleted_while_it_was_being_assembled_leaves_no_bytes(clock: Fake
     racing.during = lambda: files.files.delete_file(ALICE, upload.id)
 
     with pytest.raises(UploadNotFound):
-        files.world.service.complete(ALICE, upload.id, refs)
+        files.world.core.complete(ALICE, upload.id, refs)
 
     assert store.objects == {}
     assert files.world.repo.get(upload.id) is None
@@ -279,8 +280,8 @@ def test_the_upload_endpoints_no_longer_see_a_deleted_file(files: Files) -> None
     files.files.delete_file(ALICE, upload.id)
 
     for call in (
-        lambda: files.world.service.state(ALICE, upload.id),
-        lambda: files.world.service.abort(ALICE, upload.id),
+        lambda: files.world.core.upload_state(ALICE, upload.id),
+        lambda: files.world.core.abort(ALICE, upload.id),
         lambda: files.files.get_file(ALICE, upload.id),
     ):
         with pytest.raises(UploadNotFound):

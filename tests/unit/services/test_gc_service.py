@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pytest
+from tests.unit.services.support import LINKS, compose
 
 from uploadcore.adapters.memory import (
     FakeClock,
@@ -22,13 +23,13 @@ from uploadcore.domain.errors import InvalidState, StorageUnavailable, UploadNot
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits, PartRef, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
-from uploadcore.services.files import FileService
+from uploadcore.services.aborting import Aborter
 from uploadcore.services.gc import GcService
-from uploadcore.services.uploads import NewUpload, UploadPolicy, UploadService
+from uploadcore.services.initiate import NewUpload
+from uploadcore.services.records import UploadPolicy
 
 PENDING, UPLOADING, COMPLETED, FAILED, ABORTED = UploadStatus
 ALICE = Principal("alice")
-BASE_URL = "http://testserver"
 EXPIRES_IN = timedelta(hours=24)
 POLICY = UploadPolicy(limits=PartLimits(min_part_size=4), upload_expires_in=EXPIRES_IN)
 GC_POLICY = GcPolicy(timedelta(days=7), leftover_age=EXPIRES_IN, upload_expires_in=EXPIRES_IN)
@@ -56,21 +57,23 @@ class World:
 
     def __post_init__(self) -> None:
         signer = ItsDangerousSigner("gc-test-secret-0123456789abcdef0123")
-        self.uploads = UploadService(
-            self.repo, self.store, signer, self.clock, SequentialIds("file"), POLICY
+        self.uploads = compose(
+            POLICY, self.repo, self.store, self.clock, SequentialIds("file"), signer
         )
-        self.gc = GcService(self.repo, self.store, self.clock, GC_POLICY, self.batch_size)
+        aborter = Aborter(self.repo, self.store, self.clock)
+        self.gc = GcService(self.repo, aborter, self.clock, GC_POLICY, self.batch_size)
 
     def start(self, parts: int = 0) -> Upload:
         """A new upload with its first `parts` parts received."""
-        upload = self.uploads.initiate(ALICE, REQUEST, BASE_URL).upload
+        upload = self.uploads.initiate(ALICE, REQUEST, LINKS).upload
         for n in range(1, parts + 1):
             self.send(upload, n)
         return self.get(upload.id)
 
     def send(self, upload: Upload, number: int) -> ReceivedPart:
-        url = self.uploads.part_urls(upload, [number], BASE_URL)[0].url
+        url = self.uploads.urls.parts(upload, [number], LINKS)[0].url
         chunk = DATA[(number - 1) * 4 : number * 4]
+        assert self.uploads.receive_part is not None
         return asyncio.run(
             self.uploads.receive_part(upload.id, number, url.split("token=")[1], body(chunk))
         )
@@ -350,7 +353,7 @@ def test_gc_finishes_deletions_cut_short_once_old_enough_and_a_dry_run_changes_n
 ) -> None:
     store = FlakyStore()
     world = World(clock, store=store)
-    files = FileService(world.uploads)
+    files = world.uploads
     started = world.start(parts=3)
     done = world.uploads.complete(ALICE, started.id, world.refs(started))
     partial = world.start(parts=2)
@@ -391,7 +394,7 @@ def test_gc_finishes_deletions_cut_short_once_old_enough_and_a_dry_run_changes_n
 
 def test_gc_finishes_deletions_in_keyset_batches(clock: FakeClock) -> None:
     world = World(clock, batch_size=2)
-    files = FileService(world.uploads)
+    files = world.uploads
     uploads = [world.start(parts=1) for _ in range(5)]
     for upload in uploads:
         world.uploads.abort(ALICE, upload.id)
@@ -414,7 +417,7 @@ def test_a_deletion_gc_cannot_finish_now_is_counted_and_kept_for_the_next_run(
     upload = world.start(parts=1)
     store.broken = True
     with pytest.raises(StorageUnavailable):
-        FileService(world.uploads).delete_file(ALICE, upload.id)
+        world.uploads.delete_file(ALICE, upload.id)
     clock.advance(GC_POLICY.leftover_age)
 
     failed = world.gc.collect()
@@ -434,7 +437,7 @@ def test_abort_aborts_anyone_s_upload_in_progress_and_reports_the_bytes_freed(
 ) -> None:
     upload = world.start(parts=2)
 
-    aborted = world.gc.abort(upload.id)
+    aborted = world.uploads.force_abort(upload.id)
 
     assert aborted.upload.status is ABORTED
     assert aborted.bytes_freed == 8
@@ -452,12 +455,12 @@ def test_abort_refuses_an_upload_that_is_not_in_progress(
         assert world.repo.set_status(upload.id, UPLOADING, status, world.clock.now())
 
     with pytest.raises(InvalidState, match=f"is {status.value}, not in progress"):
-        world.gc.abort(upload.id)
+        world.uploads.force_abort(upload.id)
 
 
 def test_abort_of_an_unknown_id_is_not_found(world: World) -> None:
     with pytest.raises(UploadNotFound, match="no-such-id"):
-        world.gc.abort("no-such-id")
+        world.uploads.force_abort("no-such-id")
 
 
 def test_abort_whose_storage_cannot_be_freed_still_aborts_and_says_gc_will(
@@ -467,6 +470,6 @@ def test_abort_whose_storage_cannot_be_freed_still_aborts_and_says_gc_will(
     upload = world.start(parts=1)
 
     with pytest.raises(StorageUnavailable, match="gc"):
-        world.gc.abort(upload.id)
+        world.uploads.force_abort(upload.id)
 
     assert world.status(upload) is ABORTED

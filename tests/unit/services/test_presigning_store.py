@@ -1,4 +1,4 @@
-"""UploadService over a store that clients upload to directly and that signs its own
+"""The upload use cases over a store that clients upload to directly and that signs its own
 URLs (what S3 is): its URLs are handed out, and it forgets the parts once joined."""
 
 from __future__ import annotations
@@ -8,14 +8,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
+from tests.unit.services.support import compose
 
 from uploadcore.adapters.memory import FakeClock, InMemoryRepository, SequentialIds
-from uploadcore.adapters.signer import ItsDangerousSigner
+from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.errors import PartMissing
 from uploadcore.domain.parts import PartLimits, PartRef, ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
-from uploadcore.ports.blobs import BlobStore, PreparedUpload, PresignsUrls
-from uploadcore.services.uploads import NewUpload, UploadPolicy, UploadService
+from uploadcore.entrypoints.links import HttpLinks
+from uploadcore.ports.blobs import PreparedUpload, PresignsUrls
+from uploadcore.services.initiate import NewUpload
+from uploadcore.services.records import UploadPolicy
+
+API = HttpLinks("http://api")
 
 ALICE = Principal("alice")
 REQUEST = NewUpload("a.txt", 10, "text/plain", num_parts=3, part_size=4)
@@ -83,42 +88,37 @@ def store() -> DirectStore:
 
 
 @pytest.fixture
-def service(store: DirectStore, clock: FakeClock) -> UploadService:
-    blobs: BlobStore = store
+def service(store: DirectStore, clock: FakeClock) -> Uploadcore:
     policy = UploadPolicy(limits=PartLimits(min_part_size=4), url_expires_in=timedelta(minutes=7))
-    return UploadService(
-        InMemoryRepository(), blobs, ItsDangerousSigner("x" * 32), clock, SequentialIds(), policy
-    )
+    return compose(policy, InMemoryRepository(), store, clock, SequentialIds())
 
 
 def test_the_store_s_own_presigned_urls_are_handed_out(
-    service: UploadService, store: DirectStore, clock: FakeClock
+    service: Uploadcore, store: DirectStore, clock: FakeClock
 ) -> None:
-    started = service.initiate(ALICE, REQUEST, "http://api")
+    started = service.initiate(ALICE, REQUEST, API)
 
     assert isinstance(store, PresignsUrls)
-    assert not service.receives_parts
+    assert service.receive_part is None
     assert [u.url for u in started.presigned_urls] == [
         f"https://store/files/{started.upload.id}?part={n}" for n in (1, 2, 3)
     ]
     assert store.signed == [((1, 2, 3), clock.now(), timedelta(minutes=7))]
 
 
-def test_the_upload_state_is_what_the_store_lists(
-    service: UploadService, store: DirectStore
-) -> None:
-    upload = service.initiate(ALICE, REQUEST, "http://api").upload
+def test_the_upload_state_is_what_the_store_lists(service: Uploadcore, store: DirectStore) -> None:
+    upload = service.initiate(ALICE, REQUEST, API).upload
     store.put(upload, 2, CHUNKS[1])
 
-    state = service.state(ALICE, upload.id)
+    state = service.upload_state(ALICE, upload.id)
 
     assert state.parts == (ReceivedPart(2, md5(CHUNKS[1]), 4),)
 
 
 def test_a_completed_upload_lists_no_parts_and_completes_again_the_same(
-    service: UploadService, store: DirectStore
+    service: Uploadcore, store: DirectStore
 ) -> None:
-    upload = service.initiate(ALICE, REQUEST, "http://api").upload
+    upload = service.initiate(ALICE, REQUEST, API).upload
     refs = [store.put(upload, n, chunk) for n, chunk in enumerate(CHUNKS, 1)]
 
     done = service.complete(ALICE, upload.id, refs)
@@ -127,16 +127,16 @@ def test_a_completed_upload_lists_no_parts_and_completes_again_the_same(
     assert done.status is UploadStatus.COMPLETED
     assert again == done
     assert store.objects[done.storage_key] == b"abcdefghij"
-    assert service.state(ALICE, upload.id).parts == ()
-    assert service.file_url(done, "http://api") == f"https://store/{done.storage_key}?get"
+    assert service.upload_state(ALICE, upload.id).parts == ()
+    assert service.file_url(done, API) == f"https://store/{done.storage_key}?get"
 
 
 def test_a_completion_the_store_made_but_the_database_missed_completes_on_retry(
-    service: UploadService, store: DirectStore
+    service: Uploadcore, store: DirectStore
 ) -> None:
-    upload = service.initiate(ALICE, REQUEST, "http://api").upload
+    upload = service.initiate(ALICE, REQUEST, API).upload
     refs = [store.put(upload, n, chunk) for n, chunk in enumerate(CHUNKS, 1)]
-    store.assemble(upload, service.state(ALICE, upload.id).parts)  # the answer was lost
+    store.assemble(upload, service.upload_state(ALICE, upload.id).parts)  # the answer was lost
 
     done = service.complete(ALICE, upload.id, refs)
 
@@ -144,12 +144,12 @@ def test_a_completion_the_store_made_but_the_database_missed_completes_on_retry(
     assert done.etag == multipart_etag([r.etag for r in refs])
 
 
-def test_parts_the_store_lost_fail_the_upload(service: UploadService, store: DirectStore) -> None:
-    upload = service.initiate(ALICE, REQUEST, "http://api").upload
+def test_parts_the_store_lost_fail_the_upload(service: Uploadcore, store: DirectStore) -> None:
+    upload = service.initiate(ALICE, REQUEST, API).upload
     refs = [store.put(upload, n, chunk) for n, chunk in enumerate(CHUNKS, 1)]
     store.abort(upload)  # a lifecycle rule, behind the service's back
 
     with pytest.raises(PartMissing):
         service.complete(ALICE, upload.id, refs)
 
-    assert service.get_upload(ALICE, upload.id).status is UploadStatus.FAILED
+    assert service.get_file(ALICE, upload.id).status is UploadStatus.FAILED

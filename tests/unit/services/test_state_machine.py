@@ -20,6 +20,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from tests.unit.services.support import LINKS, compose
 
 from uploadcore.adapters.memory import (
     FakeClock,
@@ -38,10 +39,10 @@ from uploadcore.domain.errors import (
 )
 from uploadcore.domain.parts import PartLimits, PartPlan, PartRef, multipart_etag, normalize_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
-from uploadcore.services.uploads import NewUpload, UploadPolicy, UploadService
+from uploadcore.services.initiate import NewUpload
+from uploadcore.services.records import UploadPolicy
 
 OWNER = Principal("alice")
-BASE_URL = "http://testserver"
 POLICY = UploadPolicy(limits=PartLimits(min_part_size=1))
 SIZE_ERRORS: dict[str, type[Exception] | None] = {
     "right": None,
@@ -79,9 +80,7 @@ class UploadMachine(RuleBasedStateMachine):
         self.repo = InMemoryRepository()
         self.blobs = InMemoryBlobStore()
         signer = ItsDangerousSigner("state-machine-secret-0123456789ab")
-        self.service = UploadService(
-            self.repo, self.blobs, signer, self.clock, SequentialIds(), POLICY
-        )
+        self.core = compose(POLICY, self.repo, self.blobs, self.clock, SequentialIds(), signer)
         self.expected: dict[str, Expected] = {}
         self.first_terminal: dict[str, Upload] = {}
 
@@ -122,7 +121,7 @@ class UploadMachine(RuleBasedStateMachine):
         last = data.draw(st.integers(0 if num_parts == 1 else 1, part_size), label="last")
         file_size = (num_parts - 1) * part_size + last
         request = NewUpload("f.bin", file_size, "application/octet-stream", num_parts, part_size)
-        upload = self.service.initiate(OWNER, request, BASE_URL).upload
+        upload = self.core.initiate(OWNER, request, LINKS).upload
         self.expected[upload.id] = Expected(
             upload.plan, UploadStatus.UPLOADING, self.clock.now() + POLICY.upload_expires_in
         )
@@ -145,12 +144,13 @@ class UploadMachine(RuleBasedStateMachine):
         length = {"right": planned, "short": planned - 1, "long": planned + 1}[size]
         data = bytes([fill]) * max(length, 0)
         upload = self._stored(file_id)
-        url = self.service.part_urls(upload, [number], BASE_URL)[0].url
+        url = self.core.urls.parts(upload, [number], LINKS)[0].url
         token = parse_qs(urlsplit(url).query)["token"][0]
         expected = self._accepts_parts(model) or SIZE_ERRORS[size]
         if planned == 0 and size == "short":  # no body is shorter than an empty one
             return
-        receiving = self.service.receive_part(file_id, number, token, body(data))
+        assert self.core.receive_part is not None
+        receiving = self.core.receive_part(file_id, number, token, body(data))
         if expected is not None:
             with pytest.raises(expected):
                 asyncio.run(receiving)
@@ -195,13 +195,13 @@ class UploadMachine(RuleBasedStateMachine):
         refused = self._accepts_parts(model)
         if refused is not None:
             with pytest.raises(refused):
-                self.service.complete(OWNER, file_id, refs)
+                self.core.complete(OWNER, file_id, refs)
             return
         if not named_right:
             with pytest.raises((PartsIncomplete, EtagMismatch)):
-                self.service.complete(OWNER, file_id, refs)
+                self.core.complete(OWNER, file_id, refs)
             return
-        done = self.service.complete(OWNER, file_id, refs)
+        done = self.core.complete(OWNER, file_id, refs)
         assert done.status is UploadStatus.COMPLETED
         model.status = UploadStatus.COMPLETED
         model.completed_with = refs
@@ -210,9 +210,9 @@ class UploadMachine(RuleBasedStateMachine):
         model = self.expected[file_id]
         if model.status in (UploadStatus.COMPLETED, UploadStatus.FAILED):
             with pytest.raises(InvalidState):
-                self.service.abort(OWNER, file_id)
+                self.core.abort(OWNER, file_id)
             return
-        assert self.service.abort(OWNER, file_id).status is UploadStatus.ABORTED
+        assert self.core.abort(OWNER, file_id).status is UploadStatus.ABORTED
         model.status = UploadStatus.ABORTED
 
     # -- helpers -----------------------------------------------------------
@@ -248,10 +248,10 @@ class UploadMachine(RuleBasedStateMachine):
             (r.part_number, normalize_etag(r.etag)) for r in model.completed_with
         )
         if same:
-            assert self.service.complete(OWNER, file_id, refs) == self.first_terminal[file_id]
+            assert self.core.complete(OWNER, file_id, refs) == self.first_terminal[file_id]
         else:
             with pytest.raises(InvalidState):
-                self.service.complete(OWNER, file_id, refs)
+                self.core.complete(OWNER, file_id, refs)
 
     # -- invariants --------------------------------------------------------
 

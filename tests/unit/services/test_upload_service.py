@@ -12,6 +12,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.unit.services.support import BASE_URL, LINKS, SECRET, compose
 
 from uploadcore.adapters.memory import (
     FakeClock,
@@ -21,6 +22,7 @@ from uploadcore.adapters.memory import (
     SequentialIds,
 )
 from uploadcore.adapters.signer import ItsDangerousSigner
+from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.errors import (
     BadDigest,
     EtagMismatch,
@@ -42,19 +44,15 @@ from uploadcore.domain.errors import (
 )
 from uploadcore.domain.parts import PartLimits, PartRef, ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.entrypoints.http.parts import content_md5 as content_md5_digest
 from uploadcore.ports.blobs import BlobStore, PreparedUpload, ReceivesParts
 from uploadcore.ports.signer import TokenClaims
+from uploadcore.services.initiate import Initiated, NewUpload
+from uploadcore.services.receive_part import ReceivePart
+from uploadcore.services.records import UploadPolicy
 from uploadcore.services.streaming import BUFFER_SIZE
-from uploadcore.services.uploads import (
-    PART_PURPOSE,
-    Initiated,
-    NewUpload,
-    UploadPolicy,
-    UploadService,
-)
+from uploadcore.services.urls import PART_PURPOSE
 
-SECRET = "unit-test-secret-0123456789abcdef"
-BASE_URL = "http://testserver"
 ALICE = Principal("alice")
 BOB = Principal("bob")
 ADMIN = Principal("root", is_admin=True)
@@ -144,21 +142,27 @@ class World:
     repo: InMemoryRepository = field(default_factory=InMemoryRepository)
     store: InMemoryBlobStore = field(default_factory=InMemoryBlobStore)
     blobs: BlobStore | None = None
-    service: UploadService = field(init=False)
+    core: Uploadcore = field(init=False)
+    ids: SequentialIds = field(default_factory=lambda: SequentialIds("file"))
 
     def __post_init__(self) -> None:
-        blobs = self.blobs or self.store
-        signer = ItsDangerousSigner(SECRET)
-        self.service = UploadService(
-            self.repo, blobs, signer, self.clock, SequentialIds("file"), POLICY
-        )
+        self.use(self.blobs or self.store)
+
+    def use(self, blobs: BlobStore) -> None:
+        """Compose the core again over `blobs`, keeping the rest."""
+        self.core = compose(POLICY, self.repo, blobs, self.clock, self.ids)
 
     def initiate(self, request: NewUpload = REQUEST, owner: Principal = ALICE) -> Initiated:
-        return self.service.initiate(owner, request, BASE_URL)
+        return self.core.initiate(owner, request, LINKS)
+
+    @property
+    def receive(self) -> ReceivePart:
+        assert self.core.receive_part is not None, "these tests send parts through the service"
+        return self.core.receive_part
 
     def token(self, upload: Upload, part_number: int) -> str:
         """A freshly minted part token, as a client gets from refreshing its URLs."""
-        return token_of(self.service.part_urls(upload, [part_number], BASE_URL)[0].url)
+        return token_of(self.core.urls.parts(upload, [part_number], LINKS)[0].url)
 
     def send(
         self,
@@ -169,14 +173,15 @@ class World:
         content_length: int | None = None,
         content_md5: str | None = None,
     ) -> ReceivedPart:
+        expected = None if content_md5 is None else content_md5_digest(content_md5)
         return asyncio.run(
-            self.service.receive_part(
+            self.receive(
                 upload.id,
                 part_number,
                 self.token(upload, part_number) if token is None else token,
                 body(*chunks),
                 content_length=content_length,
-                content_md5=content_md5,
+                expected=expected,
             )
         )
 
@@ -276,7 +281,7 @@ def test_initiate_aborts_the_record_when_storage_cannot_prepare(clock: FakeClock
 def test_initiate_then_parts_then_complete_stores_the_file(world: World, upload: Upload) -> None:
     refs = world.send_all(upload)
 
-    done = world.service.complete(ALICE, upload.id, refs)
+    done = world.core.complete(ALICE, upload.id, refs)
 
     assert done.status is UploadStatus.COMPLETED
     assert world.store.objects[done.storage_key] == DATA
@@ -288,7 +293,7 @@ def test_the_etag_of_each_part_is_the_hex_md5_of_its_bytes(world: World, upload:
     part = world.send(upload, 2, PARTS[1])
 
     assert part == ReceivedPart(2, md5(PARTS[1]), len(PARTS[1]))
-    assert world.service.state(ALICE, upload.id).parts == (part,)
+    assert world.core.upload_state(ALICE, upload.id).parts == (part,)
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations([0, 1, 2])), ids=str)
@@ -297,7 +302,7 @@ def test_complete_accepts_the_parts_in_any_order(
 ) -> None:
     refs = world.send_all(upload)
 
-    done = world.service.complete(ALICE, upload.id, [refs[i] for i in order])
+    done = world.core.complete(ALICE, upload.id, [refs[i] for i in order])
 
     assert world.store.objects[done.storage_key] == DATA
 
@@ -305,7 +310,7 @@ def test_complete_accepts_the_parts_in_any_order(
 def test_parts_may_arrive_in_any_order(world: World, upload: Upload) -> None:
     refs = {n: PartRef(n, world.send(upload, n, PARTS[n - 1]).etag) for n in (3, 1, 2)}
 
-    done = world.service.complete(ALICE, upload.id, list(refs.values()))
+    done = world.core.complete(ALICE, upload.id, list(refs.values()))
 
     assert world.store.objects[done.storage_key] == DATA
 
@@ -325,7 +330,7 @@ def test_a_part_larger_than_the_streaming_buffer_keeps_every_byte(clock: FakeClo
     chunks = [data[i : i + 65_537] for i in range(0, len(data), 65_537)]
 
     part = world.send(upload, 1, *chunks)
-    done = world.service.complete(ALICE, upload.id, [PartRef(1, part.etag)])
+    done = world.core.complete(ALICE, upload.id, [PartRef(1, part.etag)])
 
     assert part.etag == md5(data)
     assert world.store.objects[done.storage_key] == data
@@ -335,7 +340,7 @@ def test_a_zero_byte_file_is_one_empty_part(world: World) -> None:
     upload = world.initiate(NewUpload("empty.txt", 0, "text/plain", 1, 1)).upload
 
     part = world.send(upload, 1)
-    done = world.service.complete(ALICE, upload.id, [PartRef(1, part.etag)])
+    done = world.core.complete(ALICE, upload.id, [PartRef(1, part.etag)])
 
     assert world.store.objects[done.storage_key] == b""
     assert done.etag == multipart_etag([md5(b"")])
@@ -344,7 +349,7 @@ def test_a_zero_byte_file_is_one_empty_part(world: World) -> None:
 def test_complete_accepts_quoted_upper_case_etags(world: World, upload: Upload) -> None:
     refs = [PartRef(r.part_number, f'"{r.etag.upper()}"') for r in world.send_all(upload)]
 
-    done = world.service.complete(ALICE, upload.id, refs)
+    done = world.core.complete(ALICE, upload.id, refs)
 
     assert world.store.objects[done.storage_key] == DATA
 
@@ -354,9 +359,9 @@ def test_complete_accepts_quoted_upper_case_etags(world: World, upload: Upload) 
 
 def test_completing_twice_returns_the_same_file(world: World, upload: Upload) -> None:
     refs = world.send_all(upload)
-    first = world.service.complete(ALICE, upload.id, refs)
+    first = world.core.complete(ALICE, upload.id, refs)
 
-    again = world.service.complete(ALICE, upload.id, list(reversed(refs)))
+    again = world.core.complete(ALICE, upload.id, list(reversed(refs)))
 
     assert again == first
     assert world.store.objects[first.storage_key] == DATA
@@ -375,10 +380,10 @@ def test_completing_a_completed_upload_with_other_parts_is_an_invalid_state(
     world: World, upload: Upload, change: Callable[[list[PartRef]], list[PartRef]]
 ) -> None:
     refs = world.send_all(upload)
-    done = world.service.complete(ALICE, upload.id, refs)
+    done = world.core.complete(ALICE, upload.id, refs)
 
     with pytest.raises(InvalidState):
-        world.service.complete(ALICE, upload.id, change(refs))
+        world.core.complete(ALICE, upload.id, change(refs))
     assert world.repo.get(upload.id) == done
     assert world.store.objects[done.storage_key] == DATA
 
@@ -389,17 +394,17 @@ def test_complete_rejects_a_part_listed_twice_and_the_upload_stays_open(
     refs = world.send_all(upload)
 
     with pytest.raises(PartsIncomplete) as raised:
-        world.service.complete(ALICE, upload.id, [*refs, refs[1]])
+        world.core.complete(ALICE, upload.id, [*refs, refs[1]])
     assert "2" in str(raised.value)
     assert world.status(upload) is UploadStatus.UPLOADING
-    assert world.service.complete(ALICE, upload.id, refs).status is UploadStatus.COMPLETED
+    assert world.core.complete(ALICE, upload.id, refs).status is UploadStatus.COMPLETED
 
 
 def test_complete_rejects_a_part_never_uploaded(world: World, upload: Upload) -> None:
     refs = world.send_all(upload, PARTS[:2])
 
     with pytest.raises(PartsIncomplete) as raised:
-        world.service.complete(ALICE, upload.id, [*refs, PartRef(3, md5(PARTS[2]))])
+        world.core.complete(ALICE, upload.id, [*refs, PartRef(3, md5(PARTS[2]))])
     assert "3" in str(raised.value)
     assert world.status(upload) is UploadStatus.UPLOADING
     assert world.store.objects == {}
@@ -409,7 +414,7 @@ def test_complete_rejects_a_wrong_etag_naming_the_part(world: World, upload: Upl
     refs = world.send_all(upload)
 
     with pytest.raises(EtagMismatch) as raised:
-        world.service.complete(ALICE, upload.id, [refs[0], PartRef(2, md5(b"x")), refs[2]])
+        world.core.complete(ALICE, upload.id, [refs[0], PartRef(2, md5(b"x")), refs[2]])
     assert "2" in str(raised.value)
     assert world.status(upload) is UploadStatus.UPLOADING
 
@@ -419,10 +424,8 @@ def test_a_part_uploaded_again_replaces_the_earlier_one(world: World, upload: Up
     replacement = world.send(upload, 2, b"WXYZ")
 
     with pytest.raises(EtagMismatch):
-        world.service.complete(ALICE, upload.id, refs)
-    done = world.service.complete(
-        ALICE, upload.id, [refs[0], PartRef(2, replacement.etag), refs[2]]
-    )
+        world.core.complete(ALICE, upload.id, refs)
+    done = world.core.complete(ALICE, upload.id, [refs[0], PartRef(2, replacement.etag), refs[2]])
     assert world.store.objects[done.storage_key] == b"abcdWXYZij"
 
 
@@ -432,18 +435,18 @@ def test_a_part_uploaded_again_replaces_the_earlier_one(world: World, upload: Up
 def test_abort_marks_the_upload_aborted_and_frees_its_parts(world: World, upload: Upload) -> None:
     world.send_all(upload, PARTS[:2])
 
-    aborted = world.service.abort(ALICE, upload.id)
+    aborted = world.core.abort(ALICE, upload.id)
 
     assert aborted.status is UploadStatus.ABORTED
     assert upload.upload_id not in world.store.parts
-    assert world.service.state(ALICE, upload.id).parts == ()
+    assert world.core.upload_state(ALICE, upload.id).parts == ()
 
 
 def test_a_part_after_abort_is_an_invalid_state_and_is_not_kept(
     world: World, upload: Upload
 ) -> None:
     token = world.token(upload, 1)
-    world.service.abort(ALICE, upload.id)
+    world.core.abort(ALICE, upload.id)
 
     with pytest.raises(InvalidState):
         world.send(upload, 1, PARTS[0], token=token)
@@ -453,18 +456,18 @@ def test_a_part_after_abort_is_an_invalid_state_and_is_not_kept(
 
 def test_complete_after_abort_is_an_invalid_state(world: World, upload: Upload) -> None:
     refs = world.send_all(upload)
-    world.service.abort(ALICE, upload.id)
+    world.core.abort(ALICE, upload.id)
 
     with pytest.raises(InvalidState):
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
     assert world.status(upload) is UploadStatus.ABORTED
     assert world.store.objects == {}
 
 
 def test_aborting_twice_is_fine(world: World, upload: Upload) -> None:
-    first = world.service.abort(ALICE, upload.id)
+    first = world.core.abort(ALICE, upload.id)
 
-    second = world.service.abort(ALICE, upload.id)
+    second = world.core.abort(ALICE, upload.id)
 
     assert first.status is second.status is UploadStatus.ABORTED
 
@@ -472,10 +475,10 @@ def test_aborting_twice_is_fine(world: World, upload: Upload) -> None:
 def test_abort_after_complete_is_an_invalid_state_and_keeps_the_file(
     world: World, upload: Upload
 ) -> None:
-    done = world.service.complete(ALICE, upload.id, world.send_all(upload))
+    done = world.core.complete(ALICE, upload.id, world.send_all(upload))
 
     with pytest.raises(InvalidState):
-        world.service.abort(ALICE, upload.id)
+        world.core.abort(ALICE, upload.id)
     assert world.status(upload) is UploadStatus.COMPLETED
     assert world.store.objects[done.storage_key] == DATA
 
@@ -487,7 +490,7 @@ def test_abort_succeeds_even_when_storage_cannot_free_the_parts(clock: FakeClock
     )
     upload = world.initiate().upload
 
-    assert world.service.abort(ALICE, upload.id).status is UploadStatus.ABORTED
+    assert world.core.abort(ALICE, upload.id).status is UploadStatus.ABORTED
 
 
 # -- expiry --------------------------------------------------------------------
@@ -506,14 +509,14 @@ def test_an_expired_upload_refuses_to_complete(world: World, upload: Upload) -> 
     world.clock.advance(POLICY.upload_expires_in + timedelta(seconds=1))
 
     with pytest.raises(UploadExpired):
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
     assert world.store.objects == {}
 
 
 def test_an_expired_upload_can_still_be_aborted(world: World, upload: Upload) -> None:
     world.clock.advance(timedelta(days=2))
 
-    assert world.service.abort(ALICE, upload.id).status is UploadStatus.ABORTED
+    assert world.core.abort(ALICE, upload.id).status is UploadStatus.ABORTED
 
 
 def test_an_upload_that_keeps_receiving_parts_does_not_expire(world: World, upload: Upload) -> None:
@@ -523,17 +526,17 @@ def test_an_upload_that_keeps_receiving_parts_does_not_expire(world: World, uplo
         refs.append(PartRef(n, world.send(upload, n, data).etag))
     world.clock.advance(timedelta(hours=23))
 
-    done = world.service.complete(ALICE, upload.id, refs)
+    done = world.core.complete(ALICE, upload.id, refs)
 
     assert world.store.objects[done.storage_key] == DATA
 
 
 def test_a_completed_upload_does_not_expire(world: World, upload: Upload) -> None:
     refs = world.send_all(upload)
-    world.service.complete(ALICE, upload.id, refs)
+    world.core.complete(ALICE, upload.id, refs)
     world.clock.advance(timedelta(days=30))
 
-    again = world.service.complete(ALICE, upload.id, refs)
+    again = world.core.complete(ALICE, upload.id, refs)
 
     assert again.status is UploadStatus.COMPLETED
 
@@ -617,7 +620,7 @@ def test_a_download_token_does_not_upload_a_part(world: World, upload: Upload) -
 @pytest.mark.parametrize("token", ["", None])
 def test_a_missing_token_is_refused(world: World, upload: Upload, token: str | None) -> None:
     with pytest.raises(TokenMissing):
-        asyncio.run(world.service.receive_part(upload.id, 1, token, body(PARTS[0])))
+        asyncio.run(world.receive(upload.id, 1, token, body(PARTS[0])))
 
 
 def test_a_part_number_outside_the_plan_is_refused(world: World, upload: Upload) -> None:
@@ -631,7 +634,7 @@ def test_a_part_for_an_unknown_file_is_not_found(world: World) -> None:
     token = ItsDangerousSigner(SECRET).sign(TokenClaims(PART_PURPOSE, "nope", "x", 1, expires))
 
     with pytest.raises(UploadNotFound):
-        asyncio.run(world.service.receive_part("nope", 1, token, body(PARTS[0])))
+        asyncio.run(world.receive("nope", 1, token, body(PARTS[0])))
 
 
 # -- part bodies ---------------------------------------------------------------
@@ -681,7 +684,7 @@ def test_reading_stops_at_the_first_byte_past_the_plan(world: World, upload: Upl
 
     token = world.token(upload, 1)
     with pytest.raises(PartTooLarge):
-        asyncio.run(world.service.receive_part(upload.id, 1, token, endless()))
+        asyncio.run(world.receive(upload.id, 1, token, endless()))
     assert len(pulled) == 5  # part 1 is 4 bytes
     assert world.stored_parts(upload) == {}
 
@@ -700,9 +703,7 @@ def test_a_declared_length_other_than_the_plan_is_refused_before_reading(
 
     token = world.token(upload, 1)
     with pytest.raises(error):
-        asyncio.run(
-            world.service.receive_part(upload.id, 1, token, watched(), content_length=declared)
-        )
+        asyncio.run(world.receive(upload.id, 1, token, watched(), content_length=declared))
     assert pulled == []
     assert world.repo.parts(upload.id) == []
 
@@ -753,10 +754,10 @@ def test_a_part_missing_from_storage_at_assembly_fails_the_upload(clock: FakeClo
     refs = world.send_all(upload)
 
     with pytest.raises(PartMissing):
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
     assert world.status(upload) is UploadStatus.FAILED
     with pytest.raises(InvalidState):
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
     assert world.status(upload) is UploadStatus.FAILED
     assert store.objects == {}
 
@@ -766,7 +767,7 @@ def test_part_bytes_lost_by_the_store_fail_the_upload(world: World, upload: Uplo
     del world.store.parts[upload.upload_id][(2, refs[1].etag)]
 
     with pytest.raises(PartMissing) as raised:
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
     assert raised.value.part_number == 2
     assert world.status(upload) is UploadStatus.FAILED
     assert world.store.objects == {}
@@ -778,12 +779,12 @@ def test_a_failed_upload_accepts_no_parts_and_cannot_be_aborted(
     refs = world.send_all(upload)
     del world.store.parts[upload.upload_id][(1, refs[0].etag)]
     with pytest.raises(PartMissing):
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
 
     with pytest.raises(InvalidState):
         world.send(upload, 1, PARTS[0])
     with pytest.raises(InvalidState):
-        world.service.abort(ALICE, upload.id)
+        world.core.abort(ALICE, upload.id)
     assert world.status(upload) is UploadStatus.FAILED
 
 
@@ -798,9 +799,9 @@ def test_storage_unavailable_at_assembly_leaves_the_upload_open_for_a_retry(
 
     for _ in range(2):
         with pytest.raises(StorageUnavailable):
-            world.service.complete(ALICE, upload.id, refs)
+            world.core.complete(ALICE, upload.id, refs)
         assert world.status(upload) is UploadStatus.UPLOADING
-    done = world.service.complete(ALICE, upload.id, refs)
+    done = world.core.complete(ALICE, upload.id, refs)
 
     assert done.status is UploadStatus.COMPLETED
     assert store.objects[done.storage_key] == DATA
@@ -812,7 +813,7 @@ def test_a_completion_whose_parts_cannot_be_freed_is_still_complete(clock: FakeC
     world = World(clock, store=store, blobs=stuck)
     upload = world.initiate().upload
 
-    done = world.service.complete(ALICE, upload.id, world.send_all(upload))
+    done = world.core.complete(ALICE, upload.id, world.send_all(upload))
 
     assert done.status is UploadStatus.COMPLETED
     assert store.objects[done.storage_key] == DATA
@@ -822,7 +823,7 @@ def test_a_service_over_the_in_memory_store_receives_parts_itself(clock: FakeClo
     store = InMemoryBlobStore()
 
     assert isinstance(store, ReceivesParts)
-    assert World(clock, store=store).service.receives_parts
+    assert World(clock, store=store).core.receive_part is not None
 
 
 class DuringAssembly(Wrapped):
@@ -842,12 +843,12 @@ def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
 ) -> None:
     store = InMemoryBlobStore()
     world = World(clock, store=store)
-    world.service.blobs = DuringAssembly(store, lambda up: world.service.abort(ALICE, up.id))
+    world.use(DuringAssembly(store, lambda up: world.core.abort(ALICE, up.id)))
     upload = world.initiate().upload
     refs = world.send_all(upload)
 
     with pytest.raises(InvalidState):
-        world.service.complete(ALICE, upload.id, refs)
+        world.core.complete(ALICE, upload.id, refs)
     assert world.status(upload) is UploadStatus.ABORTED
     assert store.objects == {}  # the final object does not outlive the abort
 
@@ -857,23 +858,23 @@ def test_a_part_sent_again_during_assembly_does_not_change_what_was_completed(
 ) -> None:
     store = InMemoryBlobStore()
     world = World(clock, store=store)
-    world.service.blobs = DuringAssembly(store, lambda up: world.send(up, 3, b"XY"))  # other bytes
+    world.use(DuringAssembly(store, lambda up: world.send(up, 3, b"XY")))  # other bytes
     upload = world.initiate().upload
     refs = world.send_all(upload)
-    done = world.service.complete(ALICE, upload.id, refs)
-    world.service.blobs = store
+    done = world.core.complete(ALICE, upload.id, refs)
+    world.use(store)
 
-    again = world.service.complete(ALICE, upload.id, refs)  # a retry: the answer was lost
+    again = world.core.complete(ALICE, upload.id, refs)  # a retry: the answer was lost
 
     assert again == done
     assert store.objects[done.storage_key] == DATA
     newer = [refs[0], refs[1], PartRef(3, md5(b"XY"))]
     with pytest.raises(InvalidState):  # the file does not hold that version of part 3
-        world.service.complete(ALICE, upload.id, newer)
+        world.core.complete(ALICE, upload.id, newer)
 
 
 def test_a_part_after_complete_is_an_invalid_state(world: World, upload: Upload) -> None:
-    done = world.service.complete(ALICE, upload.id, world.send_all(upload))
+    done = world.core.complete(ALICE, upload.id, world.send_all(upload))
 
     with pytest.raises(InvalidState):
         world.send(upload, 1, b"WXYZ")
@@ -900,33 +901,33 @@ def test_another_user_may_not_see_complete_or_abort_the_upload(
     refs = world.send_all(upload)
 
     with pytest.raises(NotOwner):
-        world.service.state(BOB, upload.id)
+        world.core.upload_state(BOB, upload.id)
     with pytest.raises(NotOwner):
-        world.service.complete(BOB, upload.id, refs)
+        world.core.complete(BOB, upload.id, refs)
     with pytest.raises(NotOwner):
-        world.service.abort(BOB, upload.id)
+        world.core.abort(BOB, upload.id)
     assert world.status(upload) is UploadStatus.UPLOADING
 
 
 def test_an_admin_may_complete_another_users_upload(world: World, upload: Upload) -> None:
-    done = world.service.complete(ADMIN, upload.id, world.send_all(upload))
+    done = world.core.complete(ADMIN, upload.id, world.send_all(upload))
 
     assert done.owner == "alice"
     assert world.store.objects[done.storage_key] == DATA
 
 
 def test_an_admin_may_abort_another_users_upload(world: World, upload: Upload) -> None:
-    assert world.service.abort(ADMIN, upload.id).status is UploadStatus.ABORTED
+    assert world.core.abort(ADMIN, upload.id).status is UploadStatus.ABORTED
 
 
 @pytest.mark.parametrize("principal", [ALICE, ADMIN], ids=["owner", "admin"])
 def test_an_unknown_id_is_not_found(world: World, principal: Principal) -> None:
     with pytest.raises(UploadNotFound):
-        world.service.state(principal, "nope")
+        world.core.upload_state(principal, "nope")
     with pytest.raises(UploadNotFound):
-        world.service.complete(principal, "nope", [])
+        world.core.complete(principal, "nope", [])
     with pytest.raises(UploadNotFound):
-        world.service.abort(principal, "nope")
+        world.core.abort(principal, "nope")
 
 
 # -- state and downloads -------------------------------------------------------
@@ -936,37 +937,37 @@ def test_state_lists_the_parts_received_so_far(world: World, upload: Upload) -> 
     third = world.send(upload, 3, PARTS[2])
     first = world.send(upload, 1, PARTS[0])
 
-    state = world.service.state(ALICE, upload.id)
+    state = world.core.upload_state(ALICE, upload.id)
 
     assert state.parts == (first, third)
     assert state.upload.status is UploadStatus.UPLOADING
 
 
 def test_a_completed_file_has_a_download_url_that_grants_it(world: World, upload: Upload) -> None:
-    assert world.service.file_url(upload, BASE_URL) is None
-    done = world.service.complete(ALICE, upload.id, world.send_all(upload))
+    assert world.core.file_url(upload, LINKS) is None
+    done = world.core.complete(ALICE, upload.id, world.send_all(upload))
 
-    url = world.service.file_url(done, BASE_URL)
+    url = world.core.file_url(done, LINKS)
 
     assert url is not None
     assert url.startswith(f"{BASE_URL}/v1/files/{done.id}/download/?token=")
-    assert world.service.check_download(done.id, token_of(url)) == done
+    assert world.core.urls.check_download_token(token_of(url), done.id).file_id == done.id
 
 
 def test_a_download_token_for_another_file_or_a_part_token_grants_nothing(
     world: World, upload: Upload
 ) -> None:
-    done = world.service.complete(ALICE, upload.id, world.send_all(upload))
+    done = world.core.complete(ALICE, upload.id, world.send_all(upload))
     other = world.initiate().upload
-    url = world.service.file_url(done, BASE_URL)
+    url = world.core.file_url(done, LINKS)
     assert url is not None
 
     with pytest.raises(TokenInvalid):
-        world.service.check_download(other.id, token_of(url))
+        world.core.urls.check_download_token(token_of(url), other.id)
     with pytest.raises(TokenInvalid):
-        world.service.check_download(done.id, world.token(done, 1))
+        world.core.urls.check_download_token(world.token(done, 1), done.id)
     with pytest.raises(TokenMissing):
-        world.service.check_download(done.id, None)
+        world.core.urls.check_download_token(None, done.id)
     world.clock.advance(POLICY.url_expires_in)
     with pytest.raises(TokenExpired):
-        world.service.check_download(done.id, token_of(url))
+        world.core.urls.check_download_token(token_of(url), done.id)

@@ -9,6 +9,9 @@ from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 40
+#: An execution option: a transaction begun on a connection carrying it takes
+#: SQLite's write lock at once (BEGIN IMMEDIATE). No effect on PostgreSQL.
+IMMEDIATE = "uploadcore_begin_immediate"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -53,4 +56,5 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

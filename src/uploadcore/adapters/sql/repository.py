@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from uploadcore.adapters.sql import gc
-from uploadcore.adapters.sql.engine import is_wal_sqlite
+from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
 from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
@@ -53,6 +54,7 @@ class SqlAlchemyRepository:
         # The reads on every request's path skip SQLAlchemy's execution layer on SQLite.
         self._point_reads = SqlitePointReads(engine) if dialect is sqlite else None
         self._wal = is_wal_sqlite(engine)
+        self._connection: Connection | None = None
 
     @property
     def point_reads_never_wait(self) -> bool:
@@ -68,12 +70,39 @@ class SqlAlchemyRepository:
         return self._point_reads is not None and self._wal
 
     @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        if self._connection is not None:  # already in one: join it
+            yield self
+            return
+        try:
+            with self.engine.connect() as connection:
+                # SQLite: take the write lock at BEGIN (waiting out the busy timeout), so a
+                # transaction that reads and then writes never fails to upgrade its lock.
+                connection.execution_options(**{IMMEDIATE: True})
+                with connection.begin():
+                    yield self._bound_to(connection)
+        except DBAPIError as error:
+            if _unreachable(error):
+                raise StorageUnavailable("the database is unavailable; retry shortly") from error
+            raise
+
+    def _bound_to(self, connection: Connection) -> Self:
+        """This repository, with every statement on `connection` (inside its transaction)."""
+        bound = copy.copy(self)
+        bound._connection = connection
+        bound._point_reads = None  # reads see the transaction's own writes
+        return bound
+
+    @contextmanager
     def _begin(self) -> Iterator[Connection]:
+        if self._connection is not None:  # in a unit of work: it commits, or rolls back
+            yield self._connection
+            return
         try:
             with self.engine.begin() as connection:
                 yield connection
         except DBAPIError as error:
-            if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+            if _unreachable(error):
                 raise StorageUnavailable("the database is unavailable; retry shortly") from error
             raise
 
@@ -299,6 +328,11 @@ class SqlAlchemyRepository:
             return set()
         with self._begin() as connection:
             return set(connection.execute(gc.live_upload_ids(upload_ids)).scalars())
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """Whether the database could not be reached (StorageUnavailable), not a bad statement."""
+    return isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated
 
 
 def _conditions(where: FileFilter, sqlite: bool) -> list[ColumnElement[bool]]:

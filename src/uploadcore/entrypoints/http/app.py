@@ -11,9 +11,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from uploadcore.bootstrap import Uploadcore, build
+from uploadcore.entrypoints.http.docs import Docs
+from uploadcore.entrypoints.http.downloads import Downloads
+from uploadcore.entrypoints.http.files import Files
+from uploadcore.entrypoints.http.health import Health
+from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
-from uploadcore.entrypoints.http.routes import Api
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
+from uploadcore.entrypoints.http.uploads import Uploads
 from uploadcore.settings import Settings
 
 
@@ -41,8 +46,14 @@ def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
     middleware.append(
         Middleware(BodyTimeoutMiddleware, timeout=settings.body_read_timeout.total_seconds())
     )
+    # Files first: its details route is the hottest read, and Starlette tries routes in order.
+    api = [
+        route
+        for resource in (Files, Uploads, Parts, Downloads, Health)
+        for route in resource(core).routes()
+    ]
     app = Starlette(
-        routes=Api(core).routes(),
+        routes=[*api, *Docs(core, api).routes()],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 from uploadcore.domain.errors import FieldError, InvalidInput
 from uploadcore.domain.listing import DEFAULT_LIMIT, MAX_LIMIT
 from uploadcore.domain.metadata import EDITABLE, MAX_TEXT, MetadataUpdate
-from uploadcore.services.files import FileQuery
+from uploadcore.services.listing import FileQuery
 
 LIST_PARAMETERS = (
     "owner", "upload_status", "parent_content_type", "parent_object_id", "file_content_type",

@@ -13,7 +13,8 @@ from uploadcore.domain.errors import FieldError, FileTooLarge, InvalidInput, Mal
 from uploadcore.domain.parts import PartRef, ReceivedPart
 from uploadcore.domain.upload import Upload
 from uploadcore.entrypoints.http.problems import PayloadTooLarge, UnsupportedMediaType
-from uploadcore.services.uploads import Initiated, NewUpload, RefreshedUrls, UploadState
+from uploadcore.services.initiate import Initiated, NewUpload
+from uploadcore.services.resume import RefreshedUrls, UploadState
 
 MAX_JSON_BYTES = 2 * 1024 * 1024  # a completion of 10,000 parts is about 600 KB
 MAX_FIELD_ERRORS = 20  # field errors named in one answer

@@ -1,10 +1,10 @@
-"""Completing an upload: its parts become the file, once, however often it is asked."""
+"""Complete an upload: its parts become the file, once, however often it is asked."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from uploadcore.domain.errors import (
     InvalidInput,
@@ -22,90 +22,100 @@ from uploadcore.domain.parts import (
     normalize_etag,
 )
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.clock import Clock
+from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.locks import KeyedLocks
-
-if TYPE_CHECKING:
-    from uploadcore.services.uploads import UploadService
+from uploadcore.services.records import ReceivedParts, UploadPolicy, find_upload, owned_upload
 
 log = logging.getLogger(__name__)
 
 
-class Completion:
-    """`UploadService.complete`, over the service's ports. Blocking, like it."""
+@dataclass(frozen=True)
+class CompleteUpload:
+    """Assemble the parts into the final file, once, whoever asks how often. Blocking.
 
-    def __init__(self, service: UploadService) -> None:
-        self.service = service
-        self._assembling = KeyedLocks()
+    A completed upload completed again with the same parts returns the same
+    file. A part storage lost for good fails the upload; a backend that is
+    unavailable leaves it uploading so the client can retry.
+    """
 
-    def complete(self, principal: Principal, file_id: str, parts: Sequence[PartRef]) -> Upload:
-        """See `UploadService.complete`."""
-        service = self.service
-        upload = service.get_upload(principal, file_id)
+    repo: UploadRepository
+    blobs: BlobStore
+    received: ReceivedParts
+    clock: Clock
+    policy: UploadPolicy
+    # One assembly of an upload at a time in this process; the database decides across them.
+    _assembling: KeyedLocks = field(default_factory=KeyedLocks, compare=False, repr=False)
+
+    def __call__(self, principal: Principal, file_id: str, parts: Sequence[PartRef]) -> Upload:
+        upload = owned_upload(self.repo, principal, file_id)
         if upload.status is UploadStatus.COMPLETED:
             return self._same_completion(upload, parts)
-        upload.check_accepts_parts(service.clock.now())
+        upload.check_accepts_parts(self.clock.now())
         ordered = self._completion_parts(upload, parts)
         with self._assembling.hold(file_id):
-            upload = service.find(file_id)
+            upload = find_upload(self.repo, file_id)
             if upload.status is UploadStatus.COMPLETED:
                 return self._same_completion(upload, parts)
-            now = service.clock.now()
+            now = self.clock.now()
             upload.check_accepts_parts(now)
             # Completing is activity: the expiry moves, so `gc` leaves the upload alone
             # while it is assembled (its abort re-checks the expiry it read).
-            if not service.repo.touch(file_id, now + service.policy.upload_expires_in, now):
+            if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):
                 return self._after_lost_race(upload, parts)
             return self._assemble(upload, parts, ordered)
 
     def _assemble(
         self, upload: Upload, refs: Sequence[PartRef], ordered: Sequence[ReceivedPart]
     ) -> Upload:
-        service = self.service
         try:
-            stored_etag = service.blobs.assemble(upload, ordered)
+            stored_etag = self.blobs.assemble(upload, ordered)
         except PartMissing as missing:
             return self._after_missing_part(upload, refs, missing)
         etag = stored_etag or multipart_etag([p.etag for p in ordered])
-        now = service.clock.now()
-        if not service.repo.set_status(
-            upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
-        ):
+        with self.repo.transaction() as tx:
+            completed = tx.set_status(
+                upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, self.clock.now(), etag
+            )
+        if not completed:
             return self._after_lost_race(upload, refs)
         log.info(
             "upload %s completed (%d parts, %d bytes)", upload.id, len(ordered), upload.file_size
         )
         self._release(upload)
-        return service.find(upload.id)
+        return find_upload(self.repo, upload.id)
 
     def _after_missing_part(
         self, upload: Upload, refs: Sequence[PartRef], missing: PartMissing
     ) -> Upload:
-        service = self.service
-        current = service.find(upload.id)
+        current = find_upload(self.repo, upload.id)
         if current.status is not UploadStatus.UPLOADING:
             return self._after_lost_race(current, refs)
         # A part re-uploaded meanwhile makes the client's list stale: that is its 400.
         try:
-            received: dict[int, ReceivedPart] | None = service.received_map(current)
+            received: dict[int, ReceivedPart] | None = self.received.by_number(current)
         except PartMissing:  # storage lost the whole upload: no list to be stale against
             received = None
         if received is not None:
             check_completion(current.plan, refs, received)
-        if service.repo.set_status(
-            upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, service.clock.now()
-        ):
+        with self.repo.transaction() as tx:
+            failed = tx.set_status(
+                upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, self.clock.now()
+            )
+        if failed:
             log.error("upload %s failed: %s", upload.id, missing.detail)
             raise missing
-        return self._after_lost_race(service.find(upload.id), refs)
+        return self._after_lost_race(find_upload(self.repo, upload.id), refs)
 
     def _after_lost_race(self, upload: Upload, refs: Sequence[PartRef]) -> Upload:
-        current = self.service.repo.get(upload.id)
+        current = self.repo.get(upload.id)
         if current is not None and current.deleted is not None:
             current = None  # being deleted: as good as gone
         if current is not None and current.status is UploadStatus.COMPLETED:
             return self._same_completion(current, refs)
         # Aborted, failed or deleted while we assembled: the final object must not outlive it.
-        self.service.blobs.delete(current or upload)
+        self.blobs.delete(current or upload)
         if current is None:
             raise UploadNotFound(f"upload {upload.id} was deleted")
         raise InvalidState(f"upload {current.id} is {current.status}")
@@ -125,7 +135,7 @@ class Completion:
 
     def _release(self, upload: Upload) -> None:
         try:
-            self.service.blobs.release_parts(upload)
+            self.blobs.release_parts(upload)
         except UploadcoreError:  # the file is complete; gc frees what is left
             log.warning("upload %s: could not free its parts", upload.id, exc_info=True)
 
@@ -134,7 +144,7 @@ class Completion:
     ) -> tuple[ReceivedPart, ...]:
         """The parts to assemble, checked against what storage holds (400s name the problems)."""
         try:
-            received = self.service.received_map(upload)
+            received = self.received.by_number(upload)
         except PartMissing:
             # Storage no longer knows the upload (S3): completed by an earlier try whose
             # answer was lost, or gone for good. Assembling tells which.
@@ -151,3 +161,6 @@ def _as_named(plan: PartPlan, refs: Sequence[PartRef]) -> dict[int, ReceivedPart
         for r in refs
         if 1 <= r.part_number <= plan.num_parts
     }
+
+
+__all__ = ["CompleteUpload"]

@@ -1,0 +1,108 @@
+"""What every resource's endpoints share: the core, who is calling, where links point.
+
+Authentication happens here and nowhere else, and so does the trailing slash:
+every route answers with and without it, without a redirect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import URL, Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
+
+from uploadcore.bootstrap import Uploadcore
+from uploadcore.domain.errors import InvalidInput, NotAuthenticated
+from uploadcore.domain.upload import Principal, Upload
+from uploadcore.entrypoints.http import schemas
+from uploadcore.entrypoints.links import HttpLinks
+
+
+class Resource:
+    """The endpoints of one resource, over the composed core."""
+
+    def __init__(self, core: Uploadcore) -> None:
+        self.core = core
+        # Reads that never wait (SQLite, WAL) run on the event loop: two of them take
+        # some 20 µs, a trip to a worker thread and back several times that under load.
+        self.reads_inline = not core.reads_block
+
+    def routes(self) -> list[BaseRoute]:
+        raise NotImplementedError
+
+    async def principal(self, request: Request) -> Principal:
+        """The caller, from `Authorization: Bearer <credential>`; NotAuthenticated otherwise."""
+        credential = credential_of(request.headers)
+        if self.reads_inline:
+            return self.authenticate(credential)
+        return await run_in_threadpool(self.authenticate, credential)
+
+    def authenticate(self, credential: str) -> Principal:
+        """The caller (blocking: a database lookup); NotAuthenticated for an unknown credential."""
+        principal = self.core.authenticator.authenticate(credential)
+        if principal is None:
+            raise NotAuthenticated("the API key is not valid")
+        return principal
+
+    def links(self, scope: Scope) -> HttpLinks:
+        """Links under the URL this app is reached at, mount point (ASGI `root_path`) included."""
+        return HttpLinks(self.base_url(scope))
+
+    def base_url(self, scope: Scope) -> str:
+        root: str = scope.get("root_path", "")
+        configured = self.core.settings.base_url
+        if configured:
+            return configured.rstrip("/") + root
+        url = URL(scope=scope)
+        return f"{url.scheme}://{url.netloc}{root}"
+
+    def file_json(self, upload: Upload, links: HttpLinks) -> dict[str, Any]:
+        """The file's representation, with a `url` signed now."""
+        return schemas.file_json(upload, self.core.file_url(upload, links))
+
+
+def credential_of(headers: Headers) -> str:
+    scheme, _, credential = headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise NotAuthenticated("send an API key as `Authorization: Bearer <key>`")
+    return credential
+
+
+class SlashRoute(Route):
+    """A route that answers its path with and without the trailing slash, without a redirect."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if path.endswith("/") and path != "/":
+            pattern = self.path_regex.pattern.removesuffix("/$")
+            self.path_regex = re.compile(pattern + "/?$")
+
+
+def by_method(**endpoints: Callable[[Request], Awaitable[Response]]) -> Any:
+    """One endpoint for a path with several methods, so a 405's `Allow` lists all of them."""
+
+    async def endpoint(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint
+
+
+# ASCII digits only: str.isdigit() also accepts "²" (int() refuses it) and Arabic-Indic
+# digits (int() reads them).
+DIGITS = re.compile(r"[0-9]+")
+
+
+def content_length(headers: Headers) -> int | None:
+    raw = headers.get("content-length")
+    if raw is None:
+        return None
+    if not DIGITS.fullmatch(raw):
+        raise InvalidInput("Content-Length must be a non-negative integer")
+    return int(raw)

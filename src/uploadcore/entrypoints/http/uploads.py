@@ -1,0 +1,68 @@
+"""`/v1/files/uploads/`: initiate, upload state, fresh part URLs, complete, abort."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from uploadcore.entrypoints.http import schemas
+from uploadcore.entrypoints.http.common import Resource, SlashRoute, by_method
+from uploadcore.entrypoints.http.responses import JsonResponse
+
+
+class Uploads(Resource):
+    def routes(self) -> list[BaseRoute]:
+        return [
+            SlashRoute("/v1/files/uploads/", self.initiate, methods=["POST"]),
+            SlashRoute(
+                "/v1/files/uploads/{file_id}/",
+                by_method(GET=self.state, DELETE=self.abort),
+                methods=["GET", "DELETE"],
+            ),
+            SlashRoute("/v1/files/uploads/{file_id}/complete/", self.complete, methods=["POST"]),
+            SlashRoute(
+                "/v1/files/uploads/{file_id}/presigned-urls/", self.refresh_urls, methods=["POST"]
+            ),
+        ]
+
+    async def initiate(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        data = await schemas.read_json(request)
+        new = schemas.parse_initiate(data, self.core.policy.limits.max_file_size)
+        links = self.links(request.scope)
+        initiated = await run_in_threadpool(self.core.initiate, principal, new, links)
+        return JsonResponse(schemas.initiated_json(initiated), status_code=201)
+
+    async def state(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        state = await run_in_threadpool(
+            self.core.upload_state, principal, request.path_params["file_id"]
+        )
+        return JsonResponse(schemas.state_json(state))
+
+    async def refresh_urls(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        numbers = schemas.parse_refresh(await schemas.read_json(request, optional=True))
+        refreshed = await run_in_threadpool(
+            self.core.refresh_urls,
+            principal,
+            request.path_params["file_id"],
+            numbers,
+            self.links(request.scope),
+        )
+        return JsonResponse(schemas.refreshed_json(refreshed))
+
+    async def complete(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        refs = schemas.parse_complete(await schemas.read_json(request))
+        upload = await run_in_threadpool(
+            self.core.complete, principal, request.path_params["file_id"], refs
+        )
+        return JsonResponse(self.file_json(upload, self.links(request.scope)))
+
+    async def abort(self, request: Request) -> Response:
+        principal = await self.principal(request)
+        await run_in_threadpool(self.core.abort, principal, request.path_params["file_id"])
+        return Response(status_code=204)

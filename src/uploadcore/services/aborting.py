@@ -1,0 +1,65 @@
+"""The one abort routine: the client's abort, an admin's, file deletion and gc all use it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.upload import Upload, UploadStatus
+from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.clock import Clock
+from uploadcore.ports.repository import UploadRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """How an upload ended up: as stored now, and whether this call aborted it."""
+
+    upload: Upload
+    aborted_now: bool
+
+
+@dataclass(frozen=True)
+class Aborter:
+    """Moves uploads in progress to `aborted` and frees their parts."""
+
+    repo: UploadRepository
+    blobs: BlobStore
+    clock: Clock
+
+    def stop(self, upload: Upload, by: str) -> Stopped:
+        """Abort `upload` if it is still in progress; leave it as it is if it ended.
+
+        A compare-and-set, retried while a racing request moves the upload on
+        (pending to uploading): so exactly one of racing completes and aborts
+        wins, and a terminal status is never overwritten. UploadNotFound if the
+        record vanished meanwhile. Its storage is not freed: see `free`.
+        """
+        while not upload.status.is_terminal:
+            with self.repo.transaction() as tx:
+                if tx.set_status(upload.id, upload.status, UploadStatus.ABORTED, self.clock.now()):
+                    log.info("upload %s (owner %s) aborted by %s", upload.id, upload.owner, by)
+                    return Stopped(_reread(tx, upload.id), aborted_now=True)
+                upload = _reread(tx, upload.id)
+        return Stopped(upload, aborted_now=False)
+
+    def free(self, upload: Upload) -> None:
+        """Free the parts of an upload that will never complete (idempotent).
+
+        Raises the store's errors (StorageUnavailable, ...): the upload stays
+        aborted either way, and `gc` frees what is left.
+        """
+        self.blobs.abort(upload)
+
+
+def _reread(repo: UploadRepository, file_id: str) -> Upload:
+    upload = repo.get(file_id)
+    if upload is None:
+        raise UploadNotFound(f"no upload with id {file_id}")
+    return upload
+
+
+__all__ = ["Aborter", "Stopped"]

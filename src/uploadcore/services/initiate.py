@@ -1,0 +1,96 @@
+"""Initiate an upload: check the plan, record it, prepare storage, mint one URL per part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from uploadcore.domain.errors import InvalidState
+from uploadcore.domain.metadata import MetadataUpdate, check_content_type
+from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.links import Links
+from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.records import UploadPolicy, find_upload
+from uploadcore.services.urls import PartUrl, Urls
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """What a client asks for when it initiates an upload."""
+
+    file_name: str
+    file_size: int
+    file_content_type: str
+    num_parts: int
+    part_size: int
+    parent_content_type: str | None = None
+    parent_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Initiated:
+    upload: Upload
+    presigned_urls: tuple[PartUrl, ...]
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class InitiateUpload:
+    """Blocking (database and storage): call it off an event loop."""
+
+    repo: UploadRepository
+    blobs: BlobStore
+    urls: Urls
+    clock: Clock
+    ids: IdGenerator
+    policy: UploadPolicy
+
+    def __call__(self, principal: Principal, request: NewUpload, links: Links) -> Initiated:
+        plan = PartPlan.checked(
+            request.file_size, request.num_parts, request.part_size, self.policy.limits
+        )
+        _check_metadata(request)
+        now = self.clock.now()
+        upload = Upload(
+            id=self.ids.new_id(),
+            upload_id="",
+            storage_key="",
+            owner=principal.name,
+            file_name=request.file_name,
+            file_content_type=request.file_content_type,
+            plan=plan,
+            status=UploadStatus.PENDING,
+            created=now,
+            modified=now,
+            expires_at=now + self.policy.upload_expires_in,
+            parent_content_type=request.parent_content_type,
+            parent_object_id=request.parent_object_id,
+        )
+        self.repo.add(upload)
+        try:
+            prepared = self.blobs.prepare(upload.id, upload.file_content_type)
+        except BaseException:
+            self.repo.set_status(upload.id, UploadStatus.PENDING, UploadStatus.ABORTED, now)
+            raise
+        if not self.repo.mark_uploading(upload.id, prepared.upload_id, prepared.storage_key, now):
+            raise InvalidState(f"upload {upload.id} was aborted while it was being prepared")
+        upload = find_upload(self.repo, upload.id)
+        urls = self.urls.parts(upload, upload.plan.part_numbers, links)
+        return Initiated(upload, urls, self.policy.url_expires_in_seconds)
+
+
+def _check_metadata(request: NewUpload) -> None:
+    """The editable fields follow the rules PATCH holds them to; the type is checked once."""
+    check_content_type(request.file_content_type)
+    MetadataUpdate.checked(
+        {
+            "file_name": request.file_name,
+            "parent_content_type": request.parent_content_type,
+            "parent_object_id": request.parent_object_id,
+        }
+    )
+
+
+__all__ = ["InitiateUpload", "Initiated", "NewUpload"]

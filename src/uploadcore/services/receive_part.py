@@ -1,0 +1,96 @@
+"""Receive a part body through the service (local storage): check, stream, record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+
+from uploadcore.domain.digest import Digest
+from uploadcore.domain.errors import (
+    BadDigest,
+    InvalidState,
+    PartSizeMismatch,
+    PartTooLarge,
+    TokenInvalid,
+)
+from uploadcore.domain.parts import ReceivedPart
+from uploadcore.domain.upload import Upload
+from uploadcore.ports.blobs import ReceivesParts
+from uploadcore.ports.clock import Clock
+from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.records import UploadPolicy, find_upload
+from uploadcore.services.streaming import pump
+from uploadcore.services.urls import Urls
+
+
+@dataclass(frozen=True)
+class ReceivePart:
+    """Stream one part body to storage and record it; nothing of a bad body is kept.
+
+    A coroutine that offloads its own blocking work. The token must grant this
+    part of this file's current upload; the body must be exactly the part's
+    planned size (PartSizeMismatch short, PartTooLarge at the first byte past
+    it); `expected`, when given, must be the body's digest (BadDigest).
+    """
+
+    repo: UploadRepository
+    store: ReceivesParts
+    urls: Urls
+    clock: Clock
+    policy: UploadPolicy
+
+    async def __call__(
+        self,
+        file_id: str,
+        part_number: int,
+        token: str | None,
+        body: AsyncIterable[bytes],
+        content_length: int | None = None,
+        expected: Digest | None = None,
+    ) -> ReceivedPart:
+        claims = self.urls.check_part_token(token, file_id, part_number)
+        upload = await asyncio.to_thread(find_upload, self.repo, file_id)
+        if upload.upload_id != claims.upload_id:
+            raise TokenInvalid("the token was minted for another upload")
+        upload.check_accepts_parts(self.clock.now())
+        planned = upload.plan.size_of(part_number)
+        _check_declared_length(part_number, planned, content_length)
+        writer = await asyncio.to_thread(self.store.open_part, upload, part_number)
+        try:
+            received = await pump(body, writer, planned)
+            upload.plan.check_received_size(part_number, received)
+            if expected is not None and expected != writer.digest:
+                raise BadDigest(
+                    f"the {expected.algorithm} digest sent does not match the body of part"
+                    f" {part_number}"
+                )
+            part = await asyncio.to_thread(writer.commit)
+        except BaseException:
+            await asyncio.to_thread(writer.discard)
+            raise
+        return await asyncio.to_thread(self._record, upload, part)
+
+    def _record(self, upload: Upload, part: ReceivedPart) -> ReceivedPart:
+        now = self.clock.now()
+        expires_at = now + self.policy.upload_expires_in
+        if not self.repo.record_part(upload.id, part, expires_at, now):
+            current = find_upload(self.repo, upload.id)
+            raise InvalidState(f"upload {upload.id} is {current.status}; the part was not kept")
+        return part
+
+
+def _check_declared_length(part_number: int, planned: int, content_length: int | None) -> None:
+    """Refuse a body whose declared length is wrong before reading any of it."""
+    if content_length is None or content_length == planned:
+        return
+    if content_length > planned:
+        raise PartTooLarge(
+            f"Content-Length {content_length} exceeds part {part_number}'s planned {planned} bytes"
+        )
+    raise PartSizeMismatch(
+        f"Content-Length {content_length} is short of part {part_number}'s planned {planned} bytes"
+    )
+
+
+__all__ = ["ReceivePart"]
