@@ -102,8 +102,9 @@ class Uploadcore:
 
     def gc(self, purge_after: timedelta) -> GcService:
         """The gc use case, purging aborted and failed records older than `purge_after`."""
+        expires_in = self.settings.upload_expires_in
         return self._gc(
-            GcPolicy(purge_after=purge_after, leftover_age=self.settings.upload_expires_in)
+            GcPolicy(purge_after, leftover_age=expires_in, upload_expires_in=expires_in)
         )
 
 

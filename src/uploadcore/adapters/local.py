@@ -6,6 +6,11 @@ Layout under the media root:
     temp_uploads/{upload_id}/.tmp-*                    parts being received
     files/{id[:2]}/{id}                                final files
 
+A part writer holds an advisory lock (`flock`) on its temporary file from the
+moment it creates it until the part is renamed into place or dropped, so `gc`,
+in whatever process, knows a part is arriving by trying that lock. The kernel
+drops the lock with the writer's process: a crashed writer's file is just old.
+
 Every path derives from ids the service made, never from client input. A part
 is named by its number and md5, so re-uploading a part never overwrites bytes
 an assembly may be reading: it adds a file, and the database says which one
@@ -16,6 +21,7 @@ place, and the directory is fsynced after the rename.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -164,7 +170,11 @@ class LocalDiskBlobStore:
 
 
 class LocalPartWriter:
-    """Receives one part into a temporary file, hashing as it writes."""
+    """Receives one part into a temporary file, hashing as it writes.
+
+    It holds an exclusive `flock` on the file until `commit` or `discard`:
+    `local_leftovers.held` reports the upload as receiving while it does.
+    """
 
     def __init__(self, directory: Path, part_number: int) -> None:
         self.directory = directory
@@ -179,6 +189,11 @@ class LocalPartWriter:
                 "the upload's storage is gone; it was aborted or completed"
             ) from None
         except OSError as error:
+            raise _translate(error, "receive a part") from error
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # gc's probe holds it for an instant, at most
+        except OSError as error:
+            self.discard()
             raise _translate(error, "receive a part") from error
 
     @property
@@ -203,9 +218,10 @@ class LocalPartWriter:
         part = ReceivedPart(self.part_number, self._md5.hexdigest(), self._size)
         try:
             os.fsync(self._fd)
-            self._close()
+            # Renamed before unlocking: gc never sees a whole part as an abandoned temporary file.
             os.rename(self._tmp, self.directory / _part_name(part.part_number, part.etag))
             _fsync_dir(self.directory)
+            self._close()
         except FileNotFoundError:
             self.discard()
             raise InvalidState(
@@ -217,11 +233,11 @@ class LocalPartWriter:
         return part
 
     def discard(self) -> None:
-        self._close()
         try:
-            self._tmp.unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)  # before unlocking, like commit's rename
         except OSError:
             log.warning("could not remove %s", self._tmp, exc_info=True)
+        self._close()
 
     def _close(self) -> None:
         if self._fd is not None:

@@ -7,6 +7,10 @@ Two kinds of leftovers live under the media root:
 
 A directory counts as modified when it or any entry in it last changed, so a
 part still being written (its `.tmp-*` file grows) keeps its directory young.
+For an upload's own directory `held` also says whether a part is being
+written right now, which no age can tell (a slow client may send nothing for a
+while): the part writer holds an `flock` on its `.tmp-*` file while it
+writes, and a lock `held` cannot take is a live writer's, in whatever process.
 Removal renames a directory to `temp_uploads/.gc-*` first: one atomic step
 that exactly one of several racing `gc` runs wins, after which no part can be
 committed into it; the renamed tree is then deleted at leisure (and a crash
@@ -15,6 +19,8 @@ mid-way leaves a `.gc-*` directory that the next run removes).
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import secrets
 import shutil
@@ -179,9 +185,45 @@ def _remove_dir(root: Path, path: Path, cutoff: float) -> int | None:
 
 
 def held(root: Path, upload_id: str) -> Leftover | None:
-    """One upload's part directory as it is now (a part being written counts); None if none."""
-    measured = _measure(root / TEMP_DIR / upload_id)
+    """One upload's part directory as it is now (a part being written counts); None if none.
+
+    `receiving` says whether a live writer holds one of its temporary files.
+    """
+    directory = root / TEMP_DIR / upload_id
+    measured = _measure(directory)
     if measured is None:
         return None
     key = f"{TEMP_DIR}/{upload_id}"
-    return Leftover(TEMP_DIR_KIND, key, upload_id, _moment(measured.newest), measured.size)
+    moment = _moment(measured.newest)
+    return Leftover(TEMP_DIR_KIND, key, upload_id, moment, measured.size, _receiving(directory))
+
+
+def _receiving(directory: Path) -> bool:
+    """Whether a live part writer holds the lock of any temporary file in `directory`."""
+    try:
+        with os.scandir(directory) as entries:
+            temporary = [e.path for e in entries if e.name.startswith(TEMP_PREFIX)]
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return any(_locked(path) for path in temporary)
+
+
+def _locked(path: str) -> bool:
+    """Whether another open file holds an `flock` on `path`.
+
+    The probe asks for a shared lock, so two gc runs probing at once never see each other.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        # Gone: committed or dropped since the listing. A symlink: no writer of ours made it.
+        if error.errno in (errno.ENOENT, errno.ELOOP):
+            return False
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

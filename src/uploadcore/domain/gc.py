@@ -3,9 +3,11 @@
 Garbage collection has four kinds of work:
 
 - an upload in progress whose `expires_at` has passed is aborted (its parts are
-  freed), unless its storage was written within `active_window`: a part still
-  streaming in (it is recorded, and the expiry moved, only once it is whole),
-  or parts PUT straight to S3, which the service does not see;
+  freed). An upload expires `upload_expires_in` after its last activity, and
+  activity the database has not seen counts too: a part that is arriving right
+  now (it is recorded, and the expiry moved, only once it is whole), which the
+  store knows for certain (`Leftover.receiving`), and parts PUT straight to S3,
+  which the store dates (`Leftover.last_modified`);
 - an aborted or failed record that ended more than `purge_after` ago is purged;
 - storage that no live upload owns (a temporary part directory, a stray temporary
   file, an S3 multipart upload) and that nobody has touched for `leftover_age`
@@ -35,11 +37,16 @@ PURGEABLE = frozenset({UploadStatus.ABORTED, UploadStatus.FAILED})
 
 @dataclass(frozen=True)
 class GcPolicy:
-    """How old things must be before `gc` acts on them."""
+    """How old things must be before `gc` acts on them.
+
+    `upload_expires_in` is how long an upload lives after its last activity (the
+    service's `UPLOAD_EXPIRES_IN`): storage that changed later than the database
+    knows moves the expiry by as much.
+    """
 
     purge_after: timedelta = timedelta(days=7)
     leftover_age: timedelta = timedelta(hours=24)
-    active_window: timedelta = timedelta(hours=1)
+    upload_expires_in: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class Leftover:
     where it is in the store's own terms, `upload_id` the storage upload it
     belongs to (None for a stray temporary file that belongs to none),
     `last_modified` when anything in it last changed, `size` its bytes.
+    `receiving` is True when the store knows that a part is being written into
+    it at this moment (a live writer holds it); a store that cannot know says
+    False.
     """
 
     kind: str
@@ -57,6 +67,7 @@ class Leftover:
     upload_id: str | None
     last_modified: datetime
     size: int = 0
+    receiving: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,10 @@ def plan_gc(
     """The actions `gc` should take for these uploads and leftovers, in the order given.
 
     `storage` maps a file id to what its upload holds in storage, where the
-    store can tell: an expired upload whose storage changed within
-    `policy.active_window` is still receiving, and is left alone.
+    store can tell. An expired upload is left alone while its storage is
+    receiving a part, or when its storage changed less than
+    `policy.upload_expires_in` ago: that later activity keeps it alive as a
+    recorded one would.
     `live_upload_ids` are the storage upload ids of uploads still pending or
     uploading: their storage is never a leftover, however old. Completed
     uploads, uploads not yet expired and records ended recently get no action.
@@ -111,7 +124,7 @@ def plan_gc(
     """
     actions: list[GcAction] = []
     purge_before = now - policy.purge_after
-    active_since = now - policy.active_window
+    active_since = now - policy.upload_expires_in
     leftover_before = now - policy.leftover_age
     for upload in uploads:
         if upload.deleted is not None:
@@ -119,7 +132,7 @@ def plan_gc(
                 actions.append(FinishDeletion(upload))
         elif upload.is_expired(now):
             held = storage.get(upload.id)
-            if held is None or held.last_modified <= active_since:
+            if held is None or not (held.receiving or held.last_modified > active_since):
                 actions.append(AbortExpired(upload))
         elif upload.status in PURGEABLE and upload.modified <= purge_before:
             actions.append(PurgeRecord(upload))

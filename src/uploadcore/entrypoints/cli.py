@@ -244,7 +244,8 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
 
     \b
     1. Aborts uploads in progress past their expiry (UPLOAD_EXPIRES_IN after
-       their last activity) and frees their parts.
+       their last activity, counting parts PUT straight to S3) and frees their
+       parts; an upload with a part streaming in right now is left alone.
     2. Removes temporary part directories (MEDIA_ROOT/temp_uploads/*) that no
        live upload owns and stray temporary files in MEDIA_ROOT/files/,
        untouched for UPLOAD_EXPIRES_IN: what crashes leave behind.

@@ -118,5 +118,8 @@ class SweepsLeftovers(Protocol):
 
         `last_modified` counts a part still being written (local disk) and
         parts PUT straight to storage (S3): activity the database has not
-        seen. None when storage holds nothing for the upload.
+        seen. `receiving` is True only while a part is known to be arriving
+        right now (local disk: a live part writer, in any process, holds its
+        temporary file); a writer that died does not count. None when storage
+        holds nothing for the upload.
         """

@@ -7,12 +7,13 @@ clock, as it does in production.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,10 +42,12 @@ from uploadcore.domain.errors import StorageUnavailable
 from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.entrypoints.http.app import create_app
+from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.settings import Settings
 
 PENDING, UPLOADING, COMPLETED, FAILED, ABORTED = UploadStatus
 DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
 PART = 1024
 DATA = bytes(range(256)) * 11 + b"tail"  # 2820 bytes: three parts
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody@127.0.0.1:1/uploadcore"
@@ -291,9 +294,9 @@ def test_gc_leaves_an_expired_upload_alone_while_a_part_of_it_is_being_written(
     upload = start_upload(core, DATA, PART, parts=1)  # expired a day ago
     blobs = core.complete.blobs
     assert isinstance(blobs, LocalDiskBlobStore)
-    age(blobs.temp_dir(upload.upload_id), 2)
     writer = blobs.open_part(upload, 2)  # a part whose body started before the expiry
     writer.write(b"still arriving")
+    age(blobs.temp_dir(upload.upload_id), 2)  # its client sent nothing for days: only the lock
 
     during = gc_json(as_process)
     writer.discard()  # the stream ends; nothing arrives for a while
@@ -302,6 +305,75 @@ def test_gc_leaves_an_expired_upload_alone_while_a_part_of_it_is_being_written(
 
     assert (during["expired_uploads"], during["skipped"]) == ({"count": 0, "bytes": 0}, 1)
     assert after["expired_uploads"] == {"count": 1, "bytes": PART}
+    assert stored(core, upload.id).status is ABORTED
+
+
+# -- a short UPLOAD_EXPIRES_IN --------------------------------------------------------------
+
+
+@pytest.fixture
+def short_lived(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """UPLOAD_EXPIRES_IN=1s, for the service in this process and for gc processes alike."""
+    monkeypatch.setenv("UPLOADCORE_UPLOAD_EXPIRES_IN", "1s")
+    short = Settings.from_env(os.environ)
+    assert short.upload_expires_in == SECOND
+    return short
+
+
+def test_gc_aborts_an_upload_whose_last_part_came_longer_ago_than_a_short_upload_expires_in(
+    short_lived: Settings,
+) -> None:
+    core = build(short_lived, clock=FakeClock(datetime.now(UTC) - 2 * SECOND))
+    upload = start_upload(core, DATA, PART, parts=1)  # its last part came 2 s ago
+    blobs = core.complete.blobs
+    assert isinstance(blobs, LocalDiskBlobStore)
+    age(blobs.temp_dir(upload.upload_id), 2 * SECOND / DAY)  # and was stored then
+
+    report = gc_json(as_process)
+
+    assert report["expired_uploads"] == {"count": 1, "bytes": PART}
+    assert stored(core, upload.id).status is ABORTED
+    assert not blobs.temp_dir(upload.upload_id).exists()
+
+
+def test_gc_leaves_a_short_lived_upload_alone_while_a_part_streams_in_and_the_part_is_kept(
+    short_lived: Settings,
+) -> None:
+    clock = FakeClock(datetime.now(UTC) - 10 * SECOND)
+    core = build(short_lived, clock=clock)
+    upload = start_upload(core, DATA, PART, parts=1)
+    token = core.urls.parts(upload, [2], HttpLinks("http://testserver"))[0].url.split("token=")[1]
+    receive = core.receive_part
+    assert receive is not None
+    stalled, go_on = threading.Event(), threading.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield DATA[PART : PART + 10]
+        stalled.set()  # the client sends nothing more for a while
+        await asyncio.to_thread(go_on.wait, 60)  # a safety net against a hang, not a timer
+        yield DATA[PART + 10 : 2 * PART]
+
+    received: list[ReceivedPart] = []
+    streaming = threading.Thread(
+        target=lambda: received.append(asyncio.run(receive(upload.id, 2, token, body())))
+    )
+    streaming.start()  # in time: the upload expires 1 s after its first part, by its clock
+    assert stalled.wait(timeout=60)
+    blobs = core.complete.blobs
+    assert isinstance(blobs, LocalDiskBlobStore)
+    age(blobs.temp_dir(upload.upload_id), 10 * SECOND / DAY)  # nothing new on disk for 10 s
+
+    during = gc_json(as_process)
+    go_on.set()
+    streaming.join(timeout=60)
+
+    assert (during["expired_uploads"], during["skipped"]) == ({"count": 0, "bytes": 0}, 1)
+    assert [p.part_number for p in received] == [2]
+    assert [p.part_number for p in core.complete.repo.parts(upload.id)] == [1, 2]
+    assert stored(core, upload.id).status is UPLOADING
+    age(blobs.temp_dir(upload.upload_id), 10 * SECOND / DAY)  # then the client goes quiet
+    after = gc_json(as_process)
+    assert after["expired_uploads"] == {"count": 1, "bytes": 2 * PART}
     assert stored(core, upload.id).status is ABORTED
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -137,6 +139,7 @@ def test_an_upload_s_storage_is_reported_with_its_size(store: Sweepable) -> None
     assert held is not None
     assert (held.upload_id, held.size) == (upload.upload_id, 123)
     assert now() - HOUR < held.last_modified <= now()  # the parts just written
+    assert not held.receiving  # nothing is being written to it now
 
 
 def test_storage_younger_than_the_cutoff_is_not_reported(store: Sweepable) -> None:
@@ -393,3 +396,80 @@ def test_a_part_being_written_makes_the_upload_s_storage_recent(disk: LocalDiskB
     assert before is not None
     assert during is not None
     assert before.last_modified < now() - HOUR < during.last_modified
+
+
+# -- local disk: a part being written right now ------------------------------------------
+
+
+def receiving(disk: LocalDiskBlobStore, upload: Upload) -> bool:
+    held = disk.held(upload)
+    assert held is not None
+    return held.receiving
+
+
+def test_the_storage_is_receiving_exactly_while_a_part_writer_is_open(
+    disk: LocalDiskBlobStore,
+) -> None:
+    upload = new_upload(disk)
+    committing, discarding = disk.open_part(upload, 1), disk.open_part(upload, 2)
+    committing.write(b"one")
+    discarding.write(b"two")
+    for path in disk.temp_dir(upload.upload_id).iterdir():
+        age(path, 7200)  # however long since a byte arrived
+
+    assert receiving(disk, upload)
+    committing.commit()
+    assert receiving(disk, upload)  # the other is still open
+    discarding.discard()
+    assert not receiving(disk, upload)
+    assert parts_of(disk, upload) == [1]
+
+
+def test_gc_asking_whether_parts_arrive_never_disturbs_the_writer(
+    disk: LocalDiskBlobStore,
+) -> None:
+    upload = new_upload(disk)
+    writer = disk.open_part(upload, 1)
+
+    for _ in range(3):
+        assert receiving(disk, upload)
+        writer.write(b"more")
+    writer.commit()
+
+    assert parts_of(disk, upload) == [1]
+    assert disk.list_parts(upload)[0].size == 12
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from uploadcore.adapters.local import LocalPartWriter
+
+writer = LocalPartWriter(Path(sys.argv[1]), 2)
+writer.write(b"half a part")
+print("writing", flush=True)
+sys.stdin.read()  # writes no more, and holds on until killed
+"""
+
+
+def test_a_writer_in_another_process_counts_until_that_process_dies(
+    disk: LocalDiskBlobStore,
+) -> None:
+    upload = new_upload(disk)
+    directory = disk.temp_dir(upload.upload_id)
+    command = [sys.executable, "-c", WRITER, str(directory)]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as writer:
+        try:
+            assert writer.stdout is not None
+            assert writer.stdout.readline() == "writing\n"
+            alive = receiving(disk, upload)
+        finally:
+            writer.kill()  # a crash: no commit, no discard
+            writer.wait(timeout=60)
+
+    (left,) = directory.glob(".tmp-*")
+    assert alive
+    assert not receiving(disk, upload)  # the lock died with its process; the file is just old
+    assert left.read_bytes() == b"half a part"

@@ -20,10 +20,14 @@ from tests.integration.s3.support import SigV4Gate, StartResponse, WsgiApp
 from uploadcore import bootstrap
 from uploadcore.adapters.memory import FakeClock
 from uploadcore.bootstrap import Uploadcore
+from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartRef
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.entrypoints.http.app import create_app
 from uploadcore.entrypoints.links import HttpLinks
+from uploadcore.ports.gc import GcRepository
+from uploadcore.services.aborting import Aborter
+from uploadcore.services.gc import GcService
 from uploadcore.services.initiate import NewUpload
 from uploadcore.services.users import create_user
 from uploadcore.settings import Settings
@@ -31,6 +35,7 @@ from uploadcore.settings import Settings
 PENDING, UPLOADING, COMPLETED, FAILED, ABORTED = UploadStatus
 ALICE = Principal("alice")
 DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
 
 
 @dataclass
@@ -145,6 +150,37 @@ def test_gc_on_s3_aborts_expired_and_orphaned_multipart_uploads_and_nothing_else
     assert world.status(receiving) is UPLOADING
     stored = world.s3.get_object(Bucket=world.bucket, Key=done.storage_key)
     assert len(stored["Body"].read()) == 1000
+
+
+def test_gc_on_s3_goes_by_the_parts_s3_received_under_a_one_second_upload_expires_in(
+    world: S3World,
+) -> None:
+    short = bootstrap.build(replace(world.settings, upload_expires_in=SECOND), clock=world.clock)
+    world.clock.current -= 10 * SECOND
+    # Initiated 10 s ago by the database's clock (expired 9 s ago); its client PUTs a part
+    # straight to S3 now, which the database never sees.
+    upload = replace(world, core=short).start(PART + 10, parts=[1])
+    answer = world.s3.list_parts(
+        Bucket=world.bucket, Key=upload.storage_key, UploadId=upload.upload_id
+    )
+    last_part = max(p["LastModified"] for p in answer["Parts"])
+    repo, blobs = short.complete.repo, short.complete.blobs
+    assert isinstance(repo, GcRepository)
+    policy = GcPolicy(leftover_age=SECOND, upload_expires_in=SECOND)
+    gc = GcService(repo, Aborter(repo, blobs, world.clock), world.clock, policy)
+
+    world.clock.current = last_part + SECOND / 2
+    during = gc.collect()
+    assert world.status(upload) is UPLOADING
+    assert upload.upload_id in world.multipart_ids()
+    world.clock.current = last_part + SECOND  # S3 saw nothing for as long as it lives
+    after = gc.collect()
+    short.close()
+
+    assert (during.expired, during.skipped) == (0, 1)
+    assert (after.expired, after.expired_bytes) == (1, PART)
+    assert world.status(upload) is ABORTED
+    assert upload.upload_id not in world.multipart_ids()
 
 
 def test_abort_on_s3_aborts_the_multipart_upload(world: S3World) -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from uploadcore.domain.gc import (
     AbortExpired,
     FinishDeletion,
+    GcAction,
     GcPolicy,
     Leftover,
     PurgeRecord,
@@ -85,18 +86,44 @@ def test_an_ended_upload_is_never_aborted_whatever_its_expiry(status: UploadStat
     assert not any(isinstance(a, AbortExpired) for a in plan_gc([ended], NOW, POLICY))
 
 
-def held(age: timedelta) -> Leftover:
-    return Leftover("temp_dir", "temp_uploads/up-f1", "up-f1", NOW - age, 100)
+def held(age: timedelta, *, receiving: bool = False) -> Leftover:
+    """What storage holds for f1: last changed `age` before NOW."""
+    return Leftover("temp_dir", "temp_uploads/up-f1", "up-f1", NOW - age, 100, receiving)
 
 
-def test_an_expired_upload_whose_storage_is_being_written_is_still_receiving() -> None:
+def test_an_upload_expired_by_a_short_upload_expires_in_is_aborted_once_storage_is_as_old() -> None:
+    policy = replace(POLICY, upload_expires_in=SECOND)
+    # Its last part came 2 s ago: recorded then (expiry 1 s later), stored then.
+    expired = upload(UPLOADING, expires_in=-SECOND)
+
+    assert plan_gc([expired], NOW, policy, storage={"f1": held(2 * SECOND)}) == [
+        AbortExpired(expired)
+    ]
+
+
+@pytest.mark.parametrize("expires_in", [SECOND, timedelta(hours=24)])
+def test_an_expired_upload_whose_storage_is_receiving_is_left_alone_however_old_its_storage(
+    expires_in: timedelta,
+) -> None:
+    policy = replace(POLICY, upload_expires_in=expires_in)
     expired = upload(UPLOADING, expires_in=-timedelta(days=1))
 
-    busy = plan_gc([expired], NOW, POLICY, storage={"f1": held(timedelta(minutes=59))})
-    idle = plan_gc([expired], NOW, POLICY, storage={"f1": held(timedelta(hours=1))})
+    stalled = held(timedelta(days=3), receiving=True)  # a slow client, sending nothing for days
 
-    assert busy == []
-    assert idle == [AbortExpired(expired)]
+    assert plan_gc([expired], NOW, policy, storage={"f1": stalled}) == []
+
+
+def test_storage_that_changed_after_the_recorded_activity_keeps_an_upload_alive_as_long() -> None:
+    policy = replace(POLICY, upload_expires_in=timedelta(hours=1))
+    # Recorded activity 61 min ago; parts PUT straight to S3 since, which the database never saw.
+    expired = upload(UPLOADING, expires_in=-timedelta(minutes=1))
+
+    def plan(storage_age: timedelta) -> list[GcAction]:
+        return plan_gc([expired], NOW, policy, storage={"f1": held(storage_age)})
+
+    assert plan(timedelta(minutes=59)) == []
+    assert plan(timedelta(hours=1)) == [AbortExpired(expired)]  # it expires then, to the moment
+    assert plan(timedelta(minutes=61)) == [AbortExpired(expired)]
 
 
 def test_without_a_view_of_its_storage_an_upload_goes_by_its_expiry_alone() -> None:
@@ -230,6 +257,25 @@ def test_every_upload_gets_at_most_one_action_and_only_a_right_one(
             assert isinstance(action, PurgeRecord)
             assert status in (ABORTED, FAILED)
             assert subject.modified <= NOW - POLICY.purge_after
+
+
+@given(
+    expires_in=offsets,
+    storage_age=offsets,
+    receiving=st.booleans(),
+    lifetime=st.integers(1, 10**6).map(lambda s: timedelta(seconds=s)),
+)
+def test_an_upload_is_aborted_exactly_when_neither_the_database_nor_storage_saw_it_lately(
+    expires_in: timedelta, storage_age: timedelta, receiving: bool, lifetime: timedelta
+) -> None:
+    policy = replace(POLICY, upload_expires_in=lifetime)
+    subject = upload(UPLOADING, expires_in=expires_in)
+    storage = held(storage_age, receiving=receiving)
+
+    actions = plan_gc([subject], NOW, policy, storage={"f1": storage})
+
+    alive = receiving or subject.expires_at > NOW or storage.last_modified + lifetime > NOW
+    assert actions == ([] if alive else [AbortExpired(subject)])
 
 
 @given(age=offsets, owned=st.booleans())

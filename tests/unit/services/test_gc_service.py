@@ -32,7 +32,7 @@ PENDING, UPLOADING, COMPLETED, FAILED, ABORTED = UploadStatus
 ALICE = Principal("alice")
 EXPIRES_IN = timedelta(hours=24)
 POLICY = UploadPolicy(limits=PartLimits(min_part_size=4), upload_expires_in=EXPIRES_IN)
-GC_POLICY = GcPolicy(purge_after=timedelta(days=7), leftover_age=EXPIRES_IN)
+GC_POLICY = GcPolicy(timedelta(days=7), leftover_age=EXPIRES_IN, upload_expires_in=EXPIRES_IN)
 DATA = b"abcdefghij"
 REQUEST = NewUpload("notes.txt", len(DATA), "text/plain", num_parts=3, part_size=4)
 
