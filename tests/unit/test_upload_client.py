@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from uploadcore.entrypoints.client.api import Api, ApiError, ClientError, Stopped, problem_of
 from uploadcore.entrypoints.client.parts import MiB, Plan, md5_of, read_part
 from uploadcore.entrypoints.client.retry import RetryPolicy, is_transient, retry_after
+from uploadcore.entrypoints.client.uploader import in_parallel
 from uploadcore.entrypoints.client.urls import PartUrls
 
 NO_WAIT = RetryPolicy(attempts=4, base=0, cap=0)
@@ -237,3 +239,22 @@ def test_urls_about_to_expire_are_refreshed_for_every_part_still_to_send() -> No
     urls.refresh(3)
     assert urls.url_for(3) == "u3-2"
     assert api.asked == [[2, 3], [3]]
+
+
+# -- the part workers --------------------------------------------------------------------
+
+
+def test_part_workers_leave_ctrl_c_to_the_main_thread() -> None:
+    """Python runs signal handlers in the main thread only: a SIGINT the kernel handed to a
+    worker waiting for an answer would leave the main thread waiting for the parts."""
+
+    def blocked_signals(number: int) -> str:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        return ",".join(sorted(signal.Signals(s).name for s in mask))
+
+    results = dict(in_parallel(blocked_signals, [1, 2, 3], 2, threading.Event()))
+
+    assert set(results) == {1, 2, 3}
+    for mask in results.values():
+        assert {"SIGINT", "SIGTERM"} <= set(mask.split(","))
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])

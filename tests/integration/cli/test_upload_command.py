@@ -272,8 +272,8 @@ def test_ctrl_c_stops_at_once_even_while_a_part_waits_for_its_answer(
         )
     try:
         wait_until(lambda: server.disk.opened.total() >= 3, "a part to be held")
-        client.send_signal(signal.SIGINT)
-        client.wait(timeout=30)
+        client.send_signal(signal.SIGINT)  # the part workers block it: the main thread gets it
+        client.wait(timeout=COMMAND_TIMEOUT)  # a safety net: the held part never answers
     finally:
         if client.poll() is None:
             client.kill()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import queue
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -212,7 +213,10 @@ def in_parallel(
 
     The first failure sets `stop` (the others end at their next chunk) and is
     raised here. The threads are daemons: an interrupted upload exits at once,
-    even while one of its requests waits for an answer.
+    even while one of its requests waits for an answer. And they block SIGINT
+    and SIGTERM, so the kernel hands those to the calling thread: Python runs
+    signal handlers in the main thread only, and a signal delivered to a worker
+    that waits for an answer would leave the main thread waiting here for good.
     """
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for number in numbers:
@@ -220,6 +224,7 @@ def in_parallel(
     done: queue.SimpleQueue[tuple[int, str | BaseException]] = queue.SimpleQueue()
 
     def worker() -> None:
+        _leave_signals_to_the_main_thread()
         while not stop.is_set():
             try:
                 number = todo.get_nowait()
@@ -239,6 +244,14 @@ def in_parallel(
             stop.set()
             raise result
         yield number, result
+
+
+_MAIN_THREAD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _leave_signals_to_the_main_thread() -> None:
+    if hasattr(signal, "pthread_sigmask"):  # POSIX; elsewhere signals reach the main thread
+        signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
 
 
 def _etag_of(response: httpx.Response, number: int) -> str:
