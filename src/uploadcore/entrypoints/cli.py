@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,31 +86,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
-        log_config=_log_config(uvicorn.config.LOGGING_CONFIG),
         timeout_keep_alive=30,
     )
-
-
-class RedactTokens(logging.Filter):
-    """Access log lines keep the path but not a URL's token: it grants a part or a file."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
-_TOKEN = re.compile(r"([?&]token=)[^&\s]+")
-
-
-def _log_config(base: dict[str, Any]) -> dict[str, Any]:
-    config = copy.deepcopy(base)
-    config.setdefault("filters", {})["redact_tokens"] = {"()": f"{__name__}.RedactTokens"}
-    config["handlers"]["access"].setdefault("filters", []).append("redact_tokens")
-    return config
 
 
 @main.group()

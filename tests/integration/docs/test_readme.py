@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 import uploadcore
 
@@ -50,3 +59,83 @@ def test_the_in_memory_example_completes_an_upload(
     example = run_example(1, tmp_path, monkeypatch)
     assert example["done"].status is uploadcore.UploadStatus.COMPLETED
     assert example["done"].etag == uploadcore.multipart_etag([example["part"].etag])
+
+
+class Lines(logging.Handler):
+    """Keeps every line a logger writes, as its handlers would format it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def plain_uvicorn(app: ASGIApp) -> Iterator[tuple[str, Lines]]:
+    """The app under uvicorn as `uvicorn example:app` runs it (its own logging config),
+    on a free port; the lines of its access log."""
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (lg.handlers[:], lg.filters[:], lg.level, lg.propagate)
+             for n, lg in ((n, logging.getLogger(n)) for n in names)}  # fmt: skip
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", loop="asyncio", ws="none"))
+    access, lines = logging.getLogger("uvicorn.access"), Lines()
+    access.addHandler(lines)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped before it started"
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", lines
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+        for name, (handlers, filters, level, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:], logger.filters[:] = handlers, filters
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def test_the_mounting_example_under_plain_uvicorn_uploads_and_logs_no_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = run_example(0, tmp_path, monkeypatch)
+    data = b"mounted under /uploads"
+    auth = {"Authorization": "Bearer carol"}
+
+    with (
+        plain_uvicorn(example["app"]) as (url, log),
+        httpx2.Client(base_url=url, timeout=10, trust_env=False) as http,
+    ):
+        started = http.post(
+            "/uploads/v1/files/uploads/",
+            headers=auth,
+            json={"file_name": "a.txt", "file_size": len(data), "num_parts": 1,
+                  "part_size": len(data), "file_content_type": "text/plain"},
+        )  # fmt: skip
+        assert started.status_code == 201, started.text
+        part_url = started.json()["presigned_urls"][0]["url"]
+        assert part_url.startswith(f"{url}/uploads/v1/files/presigned-uploads/")
+        part = http.put(part_url, content=data)
+        assert part.status_code == 200, part.text
+        file_id = started.json()["file_obj"]["id"]
+        done = http.post(
+            f"/uploads/v1/files/uploads/{file_id}/complete/", headers=auth,
+            json={"parts": [part.json()]},
+        )  # fmt: skip
+        assert done.status_code == 200, done.text
+        file_url = done.json()["url"]
+        assert file_url.startswith(f"{url}/uploads/v1/files/{file_id}/download/")
+        assert http.get(file_url).content == data
+
+    tokens = [u.split("token=")[1] for u in (part_url, file_url)]
+    assert sum("token=[redacted]" in line for line in log.lines) == 2, log.lines
+    assert not [line for line in log.lines if any(t in line for t in tokens)]

@@ -15,6 +15,7 @@ from uploadcore.entrypoints.http.docs import Docs
 from uploadcore.entrypoints.http.downloads import Downloads
 from uploadcore.entrypoints.http.files import Files
 from uploadcore.entrypoints.http.health import Health
+from uploadcore.entrypoints.http.logs import redact_access_logs
 from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
@@ -23,8 +24,12 @@ from uploadcore.settings import Settings
 
 
 def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
-    """The uploadcore API. Builds its components from `settings` unless given `core`."""
+    """The uploadcore API. Builds its components from `settings` unless given `core`.
+
+    It keeps URL tokens out of the servers' access logs (see `logs.py`).
+    """
     core = core or build(settings)
+    redact_access_logs()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
