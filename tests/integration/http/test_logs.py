@@ -1,12 +1,55 @@
-"""What the service logs about requests: no tokens."""
+"""What the service logs about requests: one line for a client that goes away, no tokens."""
 
 from __future__ import annotations
 
 import logging
+import socket
+from urllib.parse import urlsplit
 
 import pytest
+from tests.integration.cli.support import wait_until
+from tests.integration.http.support import Harness, Headers
 
 from uploadcore.entrypoints.http.logs import RedactTokens, redact
+
+PART = 2048
+
+
+def put_half_a_part_and_hang_up(url: str) -> None:
+    """Send the headers and half the body of a part over a raw socket, then close it."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    head = (
+        f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Content-Length: {PART}\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"x" * (PART // 2))
+
+
+def test_a_client_that_hangs_up_mid_part_is_one_info_line_and_nothing_is_kept(
+    live_server: Harness, alice: Headers, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = live_server.client.start(alice, b"y" * PART, part_size=PART)
+    caplog.set_level(logging.INFO)
+
+    put_half_a_part_and_hang_up(started.urls[1])
+
+    def logged() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name.startswith(("uploadcore", "uvicorn"))]
+
+    wait_until(lambda: bool(logged()), "the server to notice the client went away")
+    [record] = logged()
+    assert record.levelno == logging.INFO, record.getMessage()
+    assert record.exc_info is None
+    message = record.getMessage()
+    assert "went away" in message
+    assert f"/v1/files/presigned-uploads/{started.file_id}/upload-part/1/" in message
+    assert "token" not in message
+    assert not list(live_server.temp_dir(started.upload_id).glob("*"))
+    state = live_server.client.state(alice, started.file_id).json()
+    assert state["parts"] == []
 
 
 def record_of(msg: str, args: object) -> logging.LogRecord:

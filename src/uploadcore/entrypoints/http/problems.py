@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from uploadcore.domain import errors as e
@@ -103,6 +103,22 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def on_client_disconnect(request: Request, exc: Exception) -> Response:
+    """A client that goes away mid-body is news, not a failure: one INFO line, no traceback.
+
+    Whatever the request had sent is gone already (a part upload discards its
+    partial bytes on the way out). The answer is for form's sake: nobody reads it.
+    """
+    log.info(
+        "client went away before the end of its request body: %s %s (nothing of it was kept)",
+        request.method,
+        request.url.path,  # the path has the ids; the query, with any token, is left out
+    )
+    return problem(
+        400, "client_disconnected", "Client disconnected", "the request body ended early"
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "an unexpected error occurred")
@@ -111,5 +127,6 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     e.UploadcoreError: on_uploadcore_error,
     HTTPException: on_http_exception,
+    ClientDisconnect: on_client_disconnect,
     Exception: on_unexpected,
 }
