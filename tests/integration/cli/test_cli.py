@@ -256,11 +256,14 @@ def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
 # -- serve, as a real process --------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def wait_for_listening(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The address `uploadcore serve` says it listens on, once it has said so."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while "listening on " not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"uploadcore serve did not start:\n{log.read_text()}")
+        time.sleep(0.05)
+    return log.read_text().split("listening on ")[1].split()[0].rstrip(",")
 
 
 def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -278,17 +281,17 @@ def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) ->
 
 
 def test_serve_runs_the_api_in_a_real_process(run: Run, data_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(UPLOADCORE), "serve", "--port", str(port)],
+            [str(UPLOADCORE), "serve", "--port", "0"],  # the kernel picks a free port
             env=dict(os.environ),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
     try:
+        url = wait_for_listening(process, log)
+        assert not url.endswith(":0")
         wait_until_healthy(process, url, log)
         secret = data_dir / "secret_key"
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
@@ -311,6 +314,20 @@ def test_serve_runs_the_api_in_a_real_process(run: Run, data_dir: Path, tmp_path
     assert "token=[redacted]" in logged
     assert not any(token in logged for token in tokens), "a URL token reached the log"
     assert key not in logged
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_serve_on_a_busy_port_fails_with_one_line_naming_it(run: Run, host: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+
+        result = run("serve", "--host", host, "--port", port)
+
+    assert result.exit_code == 1
+    assert_one_line_error(result, f"port {port}", "in use", "--port")
+    assert "listening" not in result.output
 
 
 def upload_through(url: str, key: str, data: bytes) -> tuple[bytes, list[str]]:

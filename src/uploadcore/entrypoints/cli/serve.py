@@ -1,13 +1,27 @@
-"""`uploadcore serve`: the HTTP API under uvicorn."""
+"""`uploadcore serve`: the HTTP API under uvicorn, on a socket we bind ourselves.
+
+Binding first lets a busy or forbidden port fail with one line naming it,
+before anything is printed or migrated, and lets `--port 0` hand out URLs
+with the port the kernel chose rather than `:0`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import socket
+from typing import TYPE_CHECKING
 
 import click
 
-from uploadcore.entrypoints.cli.common import one_line_errors, settings
+from uploadcore.entrypoints.cli.common import fail, one_line_errors, settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+APP_FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
 
 
 @click.command()
@@ -21,19 +35,55 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from uploadcore import bootstrap
 
-    prepared = bootstrap.prepare(settings())
-    base_url = prepared.base_url or f"http://{host}:{port}"
+    configured = settings()
+    sock = listening_socket(host, port)
+    address = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
+    prepared = bootstrap.prepare(configured)
+    base_url = prepared.base_url or address
     # Worker processes read their settings from the environment: hand them what we resolved.
     os.environ["UPLOADCORE_BASE_URL"] = base_url
     os.environ["UPLOADCORE_SECRET_KEY"] = prepared.secret_key or ""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    click.echo(f"uploadcore listening on {base_url} (data in {prepared.data_dir})")
-    uvicorn.run(
-        "uploadcore.entrypoints.http.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        timeout_keep_alive=30,
-    )
+    shown = "" if base_url == address else f", URLs under {base_url}"
+    click.echo(f"uploadcore listening on {address}{shown} (data in {prepared.data_dir})")
+    config = uvicorn.Config(
+        APP_FACTORY, factory=True, host=host, port=sock.getsockname()[1], workers=workers,
+        log_level="info", timeout_keep_alive=30,
+    )  # fmt: skip
+    _run(uvicorn.Server(config), sock)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), as uvicorn would bind it; one line if it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is already in use: stop what listens there, "
+                "or choose another port with --port"
+            )
+        fail(f"cannot listen on {host} port {port}: {error.strerror or error}")
+    sock.set_inheritable(True)  # worker processes serve on it too
+    return sock
+
+
+def _run(server: uvicorn.Server, sock: socket.socket) -> None:
+    """What `uvicorn.run` does once it has bound its socket."""
+    from uvicorn.supervisors import Multiprocess
+
+    if server.config.workers > 1:
+        Multiprocess(server.config, sockets=[sock]).run()
+        return
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during the graceful shutdown
+        server.run(sockets=[sock])
+    if not server.started:
+        fail("the server did not start (its log above says why)")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
