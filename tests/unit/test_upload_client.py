@@ -12,6 +12,7 @@ import pytest
 
 from uploadcore.entrypoints.client.api import Api, ApiError, ClientError, Stopped, problem_of
 from uploadcore.entrypoints.client.parts import MiB, Plan, md5_of, read_part
+from uploadcore.entrypoints.client.progress import BarProgress, rate_text, sent_text
 from uploadcore.entrypoints.client.retry import RetryPolicy, is_transient, retry_after
 from uploadcore.entrypoints.client.uploader import in_parallel
 from uploadcore.entrypoints.client.urls import PartUrls
@@ -258,3 +259,24 @@ def test_part_workers_leave_ctrl_c_to_the_main_thread() -> None:
     for mask in results.values():
         assert {"SIGINT", "SIGTERM"} <= set(mask.split(","))
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+# -- the progress bar -----------------------------------------------------------------------
+
+
+def test_the_bar_speaks_mib_and_mib_per_second() -> None:
+    assert sent_text(3 * MiB // 2, 12 * MiB) == "1.5/12.0 MiB"
+    assert sent_text(0, 512) == "0.0/0.0 MiB"
+    assert rate_text(5 * MiB / 2) == "2.5 MiB/s"
+    assert rate_text(None) == "? MiB/s"
+
+
+def test_bytes_a_resumed_upload_finds_on_the_server_fill_the_bar_but_not_its_rate() -> None:
+    bar = BarProgress("video.bin", total=12 * MiB, done=8 * MiB)
+    task = bar._bar.tasks[0]
+
+    assert task.completed == 8 * MiB
+    assert task.speed is None  # nothing was sent in this run yet
+    bar.advance(MiB)
+    assert task.completed == 9 * MiB
+    assert sum(sample.completed for sample in task._progress) == MiB

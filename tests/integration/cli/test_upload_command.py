@@ -47,6 +47,7 @@ from uploadcore.services.users import create_user
 from uploadcore.settings import Settings
 
 PART = 1024
+MiB = 1024 * 1024
 COMMAND_TIMEOUT = 120
 
 
@@ -131,13 +132,13 @@ def data_file(tmp_path: Path, size: int, name: str = "video.bin") -> tuple[Path,
     return path, data
 
 
-def assert_error_line(result: Outcome, *words: str) -> str:
+def assert_error_line(result: Outcome, *words: str, status: int = 1) -> str:
     """A failed upload: exit 1 and one `error: ...` line, last on stderr, no traceback.
 
     Lines before it are the client's news ("started upload ID"), kept so that a
     killed upload can be resumed.
     """
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == status, result.output
     lines = result.stderr.strip().splitlines()
     assert [line for line in lines if line.startswith("error: ")] == lines[-1:], result.stderr
     assert all(line.startswith(("started upload", "resuming upload")) for line in lines[:-1])
@@ -261,7 +262,7 @@ def test_an_upload_killed_mid_way_resumes_without_sending_again_what_the_server_
 def test_ctrl_c_stops_at_once_even_while_a_part_waits_for_its_answer(
     server: Server, tmp_path: Path
 ) -> None:
-    path, _ = data_file(tmp_path, 8 * PART)
+    path, data = data_file(tmp_path, 8 * PART)
     server.disk.hold_after = 2  # the third PUT never gets an answer until the test ends
     out, err = tmp_path / "client.out", tmp_path / "client.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -280,9 +281,61 @@ def test_ctrl_c_stops_at_once_even_while_a_part_waits_for_its_answer(
             client.wait()
 
     done = Done(client.returncode, out.read_text(), err.read_text())
-    line = assert_error_line(done, "interrupted", "--resume")
+    line = assert_error_line(done, "interrupted", "--resume", status=130)
     file_id = line.split("--resume ")[1].strip()
     assert server.state(file_id)["upload_status"] == "uploading"
+    server.disk.released.set()  # the held PUTs fail now; their client is gone anyway
+    server.disk.hold_after = None
+
+    pasted = paste(line.split("resume with: ")[1], UPLOADCORE_KEY=server.key)
+
+    assert pasted.exit_code == 0, pasted.output
+    assert server.download(pasted.stdout.splitlines()[-1].removeprefix("url: ")) == data
+
+
+def paste(command: str, **env: str) -> Done:
+    """Run a command line as a person pasting it into a shell would, `uploadcore` on PATH."""
+    done = subprocess.run(
+        ["sh", "-c", command],
+        env={**os.environ, **env, "PATH": f"{UPLOADCORE.parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    return Done(done.returncode, done.stdout, done.stderr)
+
+
+def test_the_resume_hint_names_the_url_and_the_options_given_but_never_the_key(
+    server: Server, tmp_path: Path
+) -> None:
+    path, _ = data_file(tmp_path, 3 * PART)
+    server.disk.fail[2] = 1
+
+    failed = in_process(*server.upload_args(path, "--part-size", "1KiB", "--parallel", "1",
+                                            "--retries", "0"))  # fmt: skip
+
+    line = assert_error_line(failed, "part 2")
+    hint = line.split("resume with: ")[1]
+    assert hint.startswith(f'uploadcore upload {path} --url {server.url} --key "$UPLOADCORE_KEY"')
+    assert "--parallel 1 --retries 0 --resume " in hint
+    assert server.key not in failed.output
+    assert "--part-size" not in hint  # a resumed upload keeps its plan
+
+
+def test_url_and_key_come_from_the_environment_and_the_hint_then_leaves_the_key_out(
+    server: Server, tmp_path: Path
+) -> None:
+    path, data = data_file(tmp_path, 2 * PART)
+    env = {"UPLOADCORE_URL": server.url, "UPLOADCORE_KEY": server.key}
+
+    result = in_process("upload", str(path), "--part-size", "1KiB", env=env)
+
+    assert result.exit_code == 0, result.output
+    started = result.stderr.splitlines()[0]
+    assert started.endswith(f"resume with: uploadcore upload {path} --url {server.url} "
+                            f"--resume {started.split()[2].rstrip(':')}")  # fmt: skip
+    assert server.download(result.stdout.splitlines()[-1].removeprefix("url: ")) == data
 
 
 def test_a_part_that_keeps_failing_stops_the_upload_with_a_resume_hint(
@@ -375,16 +428,16 @@ def test_expired_part_urls_are_refreshed(
 # -- what a person sees ------------------------------------------------------------------------
 
 
-def test_on_a_terminal_a_progress_bar_shows_the_rate_and_time_left(
+def test_on_a_terminal_a_progress_bar_shows_the_rate_and_time_left_in_mib(
     server: Server, tmp_path: Path
 ) -> None:
-    path, _ = data_file(tmp_path, 8 * PART)
+    path, _ = data_file(tmp_path, 3 * MiB)
     out = tmp_path / "stdout"
     primary, secondary = pty.openpty()
     try:
         with out.open("wb") as stdout:
             client = subprocess.Popen(
-                [str(UPLOADCORE), *server.upload_args(path, "--part-size", "1KiB")],
+                [str(UPLOADCORE), *server.upload_args(path, "--part-size", "1MiB")],
                 stdout=stdout,
                 stderr=secondary,
                 env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
@@ -398,8 +451,10 @@ def test_on_a_terminal_a_progress_bar_shows_the_rate_and_time_left(
     screen = seen.decode(errors="replace")
     assert client.returncode == 0, screen
     assert "video.bin" in screen
-    assert "8.0/8.0 KiB" in screen
-    assert "/s" in screen  # the rate
+    assert "3.0/3.0 MiB" in screen
+    assert " MiB/s" in screen  # the rate, in the same unit family
+    assert "KiB" not in screen
+    assert "MB/s" not in screen
     assert "0:00:00" in screen  # the time left
     assert out.read_text().startswith("uploaded video.bin")
 

@@ -22,7 +22,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def one_line_errors(function: F) -> F:
-    """Every known failure becomes `error: <detail>` on stderr and exit 1, never a traceback."""
+    """Every known failure becomes `error: <detail>` on stderr and exit 1, never a traceback.
+
+    Ctrl-C is `error: interrupted` and exit 130, as shells count a SIGINT.
+    """
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -34,6 +37,8 @@ def one_line_errors(function: F) -> F:
             fail(f"bad setting: {error}")
         except OSError as error:
             fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
 
     return wrapper  # type: ignore[return-value]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,14 +22,14 @@ from uploadcore.settings import is_utf8
     type=Text(),
     required=True,
     envvar="UPLOADCORE_URL",
-    help="The server's base URL, e.g. http://127.0.0.1:8000 (or UPLOADCORE_URL).",
+    help="The server's base URL, e.g. http://127.0.0.1:8000 [default: $UPLOADCORE_URL].",
 )
 @click.option(
     "--key",
     type=Text(),
     required=True,
-    envvar="UPLOADCORE_API_KEY",
-    help="Your API key (or UPLOADCORE_API_KEY, which keeps it out of the process list).",
+    envvar=["UPLOADCORE_KEY", "UPLOADCORE_API_KEY"],
+    help="Your API key [default: $UPLOADCORE_KEY, which keeps it out of the process list].",
 )
 @click.option(
     "--part-size",
@@ -96,11 +98,41 @@ def upload(
         api = client.Api(url, key, http, client.RetryPolicy(attempts=retries + 1))
         uploader = client.Uploader(
             api,
-            progress=client.BarProgress if bar else lambda _name, _total: client.NoProgress(),
+            progress=client.BarProgress if bar else lambda _n, _t, _d: client.NoProgress(),
             notify=lambda line: click.echo(line, err=True),
+            resume_command=resume_command(click.get_current_context(), path, url),
         )
-        result = uploader.upload(request)
+        try:
+            result = uploader.upload(request)
+        except client.Interrupted as stopped:
+            fail(stopped.detail, INTERRUPTED)
     if as_json:
         echo_json(reports.upload_json(result))
     else:
         click.echo("\n".join(reports.upload_lines(result)))
+
+
+#: The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
+INTERRUPTED = 130
+
+#: The options a resumed upload should keep, when the run took them from the command line.
+_KEPT = (("parallel", "--parallel"), ("retries", "--retries"))
+
+
+def resume_command(ctx: click.Context, path: Path, url: str) -> Callable[[str], str]:
+    """The command that resumes this upload, to paste as it is.
+
+    It names the file, the URL and the options this run was given on the
+    command line; a key given with --key appears as "$UPLOADCORE_KEY", never
+    as its value (a key from the environment is still there).
+    """
+    words = ["uploadcore", "upload", shlex.quote(str(path)), "--url", shlex.quote(url)]
+    if ctx.get_parameter_source("key") is click.core.ParameterSource.COMMANDLINE:
+        words += ["--key", '"$UPLOADCORE_KEY"']
+    for name, flag in _KEPT:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            words += [flag, str(ctx.params[name])]
+    if ctx.params.get("as_json"):
+        words.append("--json")
+    command = " ".join(words)
+    return lambda file_id: f"{command} --resume {file_id}"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from uploadcore.entrypoints.client.api import Api, ApiError, ClientError, Stopped, http_client
+from uploadcore.entrypoints.client.api import (
+    Api,
+    ApiError,
+    ClientError,
+    Interrupted,
+    Stopped,
+    http_client,
+)
 from uploadcore.entrypoints.client.parts import Plan
 from uploadcore.entrypoints.client.progress import BarProgress, NoProgress, Progress
 from uploadcore.entrypoints.client.retry import RetryPolicy
@@ -13,6 +20,7 @@ __all__ = [
     "ApiError",
     "BarProgress",
     "ClientError",
+    "Interrupted",
     "NoProgress",
     "Plan",
     "Progress",

@@ -43,6 +43,10 @@ class Stopped(ClientError):
     """The upload was told to stop (interrupted, or another part failed for good)."""
 
 
+class Interrupted(Stopped):
+    """The person running the upload stopped it (Ctrl-C)."""
+
+
 class Api:
     """Calls to one uploadcore server, each retried while its failures are transient."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import queue
+import shlex
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +21,8 @@ from pathlib import Path
 import httpx
 
 from uploadcore.domain.parts import normalize_etag
-from uploadcore.entrypoints.client.api import Api, ClientError, Json, Stopped, checked
+from uploadcore.domain.sizes import short_size
+from uploadcore.entrypoints.client.api import Api, ClientError, Interrupted, Json, checked
 from uploadcore.entrypoints.client.parts import Plan, md5_of, read_part
 from uploadcore.entrypoints.client.progress import NoProgress, Progress
 from uploadcore.entrypoints.client.urls import PartUrls
@@ -58,18 +60,24 @@ class _Session:
 
 
 class Uploader:
-    """Uploads one file through an `Api`; `notify` gets one-line news (the upload's id)."""
+    """Uploads one file through an `Api`; `notify` gets one-line news (the upload's id).
+
+    `progress(name, total, done)` makes the bar; `resume_command(file_id)` is the
+    command that resumes the upload, as the person should type it.
+    """
 
     def __init__(
         self,
         api: Api,
-        progress: Callable[[str, int], Progress] = lambda name, total: NoProgress(),
+        progress: Callable[[str, int, int], Progress] = lambda name, total, done: NoProgress(),
         notify: Callable[[str], None] = lambda line: None,
+        resume_command: Callable[[str], str] | None = None,
     ) -> None:
         self.api = api
         self.progress = progress
         self.notify = notify
         self.stop = api.stop
+        self.resume_command = resume_command
 
     def upload(self, request: UploadRequest) -> UploadResult:
         size = _size_of(request.path)
@@ -78,10 +86,15 @@ class Uploader:
             return self._finish(request, session)
         except (ClientError, KeyboardInterrupt) as failure:
             self.stop.set()
-            hint = f"resume with: uploadcore upload {request.path} --resume {session.file_id}"
+            hint = f"resume with: {self._resume_command(request, session.file_id)}"
             if isinstance(failure, KeyboardInterrupt):
-                raise Stopped(f"interrupted; {hint}") from None
+                raise Interrupted(f"interrupted; {hint}") from None
             raise ClientError(f"{failure.detail}; {hint}") from failure
+
+    def _resume_command(self, request: UploadRequest, file_id: str) -> str:
+        if self.resume_command is not None:
+            return self.resume_command(file_id)
+        return f"uploadcore upload {shlex.quote(str(request.path))} --resume {file_id}"
 
     # -- the two ways in ------------------------------------------------------
 
@@ -100,8 +113,8 @@ class Uploader:
         )
         file_id = str(answer["file_obj"]["id"])
         self.notify(
-            f"started upload {file_id}: {plan.num_parts} parts of {plan.part_size} bytes "
-            f"(resume with --resume {file_id})"
+            f"started upload {file_id}: {plan.num_parts} parts of {short_size(plan.part_size)}; "
+            f"if it stops, resume with: {self._resume_command(request, file_id)}"
         )
         return _Session(file_id, plan, PartUrls(self.api, file_id, answer, plan.numbers))
 
@@ -151,8 +164,8 @@ class Uploader:
         resumed = len(session.etags)
         todo = [n for n in plan.numbers if n not in session.etags]
         name = request.name or request.path.name
-        with self.progress(name, plan.file_size) as bar:
-            bar.advance(sum(plan.size_of(n) for n in session.etags))
+        held = sum(plan.size_of(n) for n in session.etags)  # on the bar, not in its rate
+        with self.progress(name, plan.file_size, held) as bar:
             self._send_all(request, session, todo, bar)
         parts = [{"part_number": n, "etag": session.etags[n]} for n in plan.numbers]
         file = self.api.complete(session.file_id, parts)
