@@ -25,6 +25,7 @@ from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.parts import PartRef
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.cli import main
+from uploadcore.entrypoints.cli.common import DATA_DIR_LINE
 from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.services.initiate import NewUpload
 from uploadcore.settings import Settings
@@ -99,7 +100,7 @@ def as_process(*args: str, env: dict[str, str] | None = None) -> Done:
 def assert_one_line_error(result: Outcome, *words: str) -> str:
     """A failed command: non-zero exit, one `error: ...` line on stderr, no traceback."""
     assert result.exit_code != 0, result.output
-    lines = result.stderr.strip().splitlines()
+    lines = [n for n in result.stderr.strip().splitlines() if not n.startswith(DATA_DIR_LINE)]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines
     assert "Traceback" not in result.output

@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from uploadcore import bootstrap
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.cli import main
+from uploadcore.entrypoints.cli.common import DATA_DIR_LINE
 from uploadcore.entrypoints.http.app import create_app
 from uploadcore.settings import Settings
 
@@ -76,7 +77,7 @@ def authenticate(key: str) -> Principal | None:
 def assert_one_line_error(result: Result, *words: str) -> str:
     """A failed command: non-zero exit, one `error: ...` line on stderr, no traceback."""
     assert result.exit_code != 0
-    lines = result.stderr.strip().splitlines()
+    lines = [n for n in result.stderr.strip().splitlines() if not n.startswith(DATA_DIR_LINE)]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     assert "Traceback" not in result.output
@@ -194,6 +195,49 @@ def test_a_bad_user_name_fails_with_one_line(run: Run, name: str) -> None:
 
     assert result.exit_code == 1
     assert_one_line_error(result, "name")
+
+
+# -- which data directory --------------------------------------------------------------
+
+
+def data_dir_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith(DATA_DIR_LINE)]
+
+
+def test_a_command_run_elsewhere_says_it_made_a_new_default_data_directory(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UPLOADCORE_DATA_DIR")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    first, second = run("users", "create", "alice"), run("users", "create", "bob")
+
+    default = elsewhere / "uploadcore-data"
+    assert data_dir_lines(first) == [
+        f"{DATA_DIR_LINE}{default} (new; the default, under the current directory: "
+        "set UPLOADCORE_DATA_DIR for another)"
+    ]
+    assert data_dir_lines(second) == [
+        f"{DATA_DIR_LINE}{default} (the default, under the current directory: "
+        "set UPLOADCORE_DATA_DIR for another)"
+    ]
+    assert api_key_of(second)  # the key is still alone on stdout's last line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["users", "create", "a"], ["users", "list"], ["db", "upgrade"], ["gc"], ["abort", "x"]],
+)
+def test_every_command_that_opens_the_data_directory_names_it_once(
+    run: Run, data_dir: Path, command: list[str]
+) -> None:
+    run("db", "upgrade")
+
+    result = run(*command)
+
+    assert data_dir_lines(result) == [f"{DATA_DIR_LINE}{data_dir} (from UPLOADCORE_DATA_DIR)"]
 
 
 # -- db upgrade ---------------------------------------------------------------------

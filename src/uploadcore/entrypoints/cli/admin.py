@@ -7,7 +7,14 @@ from datetime import timedelta
 import click
 
 from uploadcore.entrypoints import reports
-from uploadcore.entrypoints.cli.common import composed, echo_json, fail, one_line_errors, settings
+from uploadcore.entrypoints.cli.common import (
+    announce_data_dir,
+    composed,
+    echo_json,
+    fail,
+    one_line_errors,
+    settings,
+)
 from uploadcore.entrypoints.params import Duration, Text, duration_text
 
 
@@ -86,6 +93,7 @@ def db_upgrade() -> None:
     from uploadcore import bootstrap
 
     configured = settings()
+    announce_data_dir(configured)
     configured.data_dir.mkdir(parents=True, exist_ok=True)
     bootstrap.migrate(configured)
     click.echo("database schema is up to date")

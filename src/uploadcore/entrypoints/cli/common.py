@@ -53,12 +53,34 @@ def settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
+def announce_data_dir(configured: Settings) -> None:
+    """Say on stderr which data directory the command uses, and whether it is new.
+
+    A command run from another directory would otherwise make a fresh
+    ./uploadcore-data silently, and its users and keys would be unknown to the
+    server that runs elsewhere.
+    """
+    path = configured.data_dir.absolute()
+    new = "" if path.exists() else "new; "
+    if os.environ.get("UPLOADCORE_DATA_DIR", "").strip():
+        source = "from UPLOADCORE_DATA_DIR"
+    else:
+        source = "the default, under the current directory: set UPLOADCORE_DATA_DIR for another"
+    click.echo(f"{DATA_DIR_LINE}{path} ({new}{source})", err=True)
+
+
+#: How the line `announce_data_dir` prints begins.
+DATA_DIR_LINE = "data directory: "
+
+
 @contextmanager
 def composed() -> Iterator[Uploadcore]:
     """uploadcore composed from UPLOADCORE_* settings (migrated first), closed afterwards."""
     from uploadcore import bootstrap  # SQLAlchemy loads for the commands that use it
 
-    core = bootstrap.build(bootstrap.prepare(settings()))
+    configured = settings()
+    announce_data_dir(configured)
+    core = bootstrap.build(bootstrap.prepare(configured))
     try:
         yield core
     finally:

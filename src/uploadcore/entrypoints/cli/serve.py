@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from uploadcore.entrypoints.cli.common import fail, one_line_errors, settings
+from uploadcore.entrypoints.cli.common import announce_data_dir, fail, one_line_errors, settings
 
 if TYPE_CHECKING:
     import uvicorn
@@ -37,6 +37,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     configured = settings()
     sock = listening_socket(host, port)
+    announce_data_dir(configured)
     address = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
     prepared = bootstrap.prepare(configured)
     base_url = prepared.base_url or address
@@ -45,7 +46,7 @@ def serve(host: str, port: int, workers: int) -> None:
     os.environ["UPLOADCORE_SECRET_KEY"] = prepared.secret_key or ""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     shown = "" if base_url == address else f", URLs under {base_url}"
-    click.echo(f"uploadcore listening on {address}{shown} (data in {prepared.data_dir})")
+    click.echo(f"uploadcore listening on {address}{shown}")
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=sock.getsockname()[1], workers=workers,
         log_level="info", timeout_keep_alive=30,
