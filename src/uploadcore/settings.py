@@ -47,7 +47,7 @@ def parse_duration(value: str) -> timedelta:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with SPEC section 5's defaults."""
+    """Everything configurable, with its default (the README's Configuration table)."""
 
     data_dir: Path = Path("uploadcore-data")
     database_url: str = ""

@@ -53,7 +53,10 @@ class PartRef:
 class PartPlan:
     """The exact size of every part of an upload.
 
-    Build one with `PartPlan.checked`, which enforces SPEC section 2; the
+    Build one with `PartPlan.checked`, which enforces the rules of a plan (every
+    part but the last is `part_size` bytes, the last 1 to `part_size`; at most
+    `max_parts` parts; `part_size` at least `min_part_size` when there are several
+    and at most 5 GiB; `file_size` within `max_file_size`, checked first); the
     plain constructor trusts its arguments (values read back from storage).
     """
 

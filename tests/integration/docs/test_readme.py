@@ -19,6 +19,9 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 import uploadcore
+from uploadcore.bootstrap import prepare
+from uploadcore.entrypoints.http.app import create_app
+from uploadcore.settings import Settings
 
 README = Path(__file__).parents[3] / "README.md"
 
@@ -139,3 +142,16 @@ def test_the_mounting_example_under_plain_uvicorn_uploads_and_logs_no_token(
     tokens = [u.split("token=")[1] for u in (part_url, file_url)]
     assert sum("token=[redacted]" in line for line in log.lines) == 2, log.lines
     assert not [line for line in log.lines if any(t in line for t in tokens)]
+
+
+def test_nothing_users_read_cites_a_spec_they_do_not_have(tmp_path: Path) -> None:
+    """The README, SECURITY.md, the code and the served OpenAPI state rules themselves."""
+    root = README.parent
+    texts = {p: p.read_text() for p in [README, root / "SECURITY.md"]}
+    texts |= {p: p.read_text() for p in (root / "src").rglob("*.py")}
+    settings = Settings(data_dir=tmp_path, secret_key="s" * 32)
+    with TestClient(create_app(prepare(settings))) as client:
+        served = client.get("/openapi.json").text
+
+    assert [str(p) for p, text in texts.items() if "SPEC" in text] == []
+    assert "SPEC" not in served

@@ -3,8 +3,8 @@
 Tests hold it to the app: it validates as OpenAPI 3.1, every route of the
 app is an operation here and every operation a route, its examples match
 its schemas, real responses match the schemas they are documented with,
-and the README's API table lists exactly these operations. Where SPEC is
-silent, the descriptions say what the service does.
+and the README's API table lists exactly these operations. The descriptions
+say what the service does, rules included, without pointing elsewhere.
 """
 
 from __future__ import annotations
@@ -435,7 +435,9 @@ PATHS: Json = {
         "post": _op(
             "initiateUpload",
             "Initiate an upload",
-            "Checks the part plan (SPEC section 2), records the file and answers one "
+            "Checks the part plan (every part but the last is `part_size` bytes, the last "
+            "1 to `part_size`; `part_size` at least MIN_PART_SIZE when there are several), "
+            "records the file and answers one "
             "presigned URL per part, ascending. `file_size` over MAX_FILE_UPLOAD_SIZE is "
             "413 before any other check.",
             {

@@ -117,7 +117,7 @@ def parse_initiate(data: Any, max_file_size: int) -> NewUpload:
         },
     )  # fmt: skip
     file_size = fields.integer("file_size")
-    if file_size > max_file_size:  # SPEC: this check comes first
+    if file_size > max_file_size:  # a file too large is 413 before any other check
         raise FileTooLarge(f"file_size {file_size} exceeds the maximum of {max_file_size} bytes")
     request = NewUpload(
         file_name=fields.text("file_name") or "",
