@@ -16,6 +16,7 @@ from uploadcore.domain.errors import (
     PartSizeMismatch,
     PartTooLarge,
 )
+from uploadcore.domain.sizes import size_text
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -71,7 +72,7 @@ class PartPlan:
         """Return the plan, or raise FileTooLarge (checked first) or PartPlanMismatch."""
         if file_size > limits.max_file_size:
             raise FileTooLarge(
-                f"file_size {file_size} exceeds the maximum of {limits.max_file_size} bytes"
+                f"file_size {file_size} exceeds the maximum of {size_text(limits.max_file_size)}"
             )
         _check_ranges(file_size, num_parts, part_size, limits)
         last = file_size - (num_parts - 1) * part_size
@@ -132,11 +133,11 @@ def _check_ranges(file_size: int, num_parts: int, part_size: int, limits: PartLi
         raise PartPlanMismatch(f"part_size {part_size} must be at least 1")
     if part_size > limits.max_part_size:
         raise PartPlanMismatch(
-            f"part_size {part_size} exceeds the maximum of {limits.max_part_size} bytes"
+            f"part_size {part_size} exceeds the maximum of {size_text(limits.max_part_size)}"
         )
     if num_parts > 1 and part_size < limits.min_part_size:
         raise PartPlanMismatch(
-            f"part_size {part_size} is below the minimum of {limits.min_part_size} bytes "
+            f"part_size {part_size} is below the minimum of {size_text(limits.min_part_size)} "
             f"for an upload of {num_parts} parts"
         )
 
