@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -108,6 +109,32 @@ class Settings:
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / SECRET_KEY_FILE
+
+
+#: UPLOADCORE_* variables that are not settings of the service: the upload client's
+#: defaults, and the test suite's own.
+CLIENT_VARIABLES = ("UPLOADCORE_URL", "UPLOADCORE_KEY", "UPLOADCORE_API_KEY")
+_TEST_PREFIX = "UPLOADCORE_TEST_"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per `UPLOADCORE_*` variable that nothing reads, naming the closest name.
+
+    A misspelled setting would otherwise be ignored without a word, and its
+    default used instead.
+    """
+    known = [PREFIX + name.upper() for name in _PARSERS] + list(CLIENT_VARIABLES)
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name in known or name.startswith(_TEST_PREFIX):
+            continue
+        # Compared without the prefix, which every name shares and which would make any
+        # two names look alike.
+        suffixes = [k.removeprefix(PREFIX) for k in known]
+        closest = difflib.get_close_matches(name.removeprefix(PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"; did you mean {PREFIX}{closest[0]}?" if closest else ""
+        warnings.append(f"{name} is not an uploadcore setting and is ignored{hint}")
+    return warnings
 
 
 def is_utf8(text: str) -> bool:

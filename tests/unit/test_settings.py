@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from uploadcore import settings as settings_module
-from uploadcore.settings import Settings, SettingsError
+from uploadcore.settings import Settings, SettingsError, unknown_variables
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
 
@@ -263,3 +263,26 @@ def test_a_value_that_is_not_utf8_names_the_variable(name: str) -> None:
     assert "is not valid UTF-8" in message
     if name == "SECRET_KEY":
         assert "s3cret" not in message
+
+
+def test_a_misspelled_variable_is_warned_about_naming_the_closest_setting() -> None:
+    warnings = unknown_variables(
+        {"UPLOADCORE_MAX_PART": "3", "UPLOADCORE_DATADIR": "x", "UPLOADCORE_ZZZ": "1"}
+    )
+
+    assert warnings == [
+        "UPLOADCORE_DATADIR is not an uploadcore setting and is ignored;"
+        " did you mean UPLOADCORE_DATA_DIR?",
+        "UPLOADCORE_MAX_PART is not an uploadcore setting and is ignored;"
+        " did you mean UPLOADCORE_MAX_PARTS?",
+        "UPLOADCORE_ZZZ is not an uploadcore setting and is ignored",
+    ]
+
+
+def test_settings_the_client_and_other_programs_variables_are_not_warned_about() -> None:
+    environ = {
+        "UPLOADCORE_MAX_PARTS": "3", "UPLOADCORE_URL": "http://x", "UPLOADCORE_KEY": "k",
+        "UPLOADCORE_API_KEY": "k", "UPLOADCORE_TEST_POSTGRES_URL": "postgresql://", "HOME": "/",
+    }  # fmt: skip
+
+    assert unknown_variables(environ) == []

@@ -297,6 +297,18 @@ def test_a_bad_setting_stops_the_command_with_one_line_naming_it(
     assert result.stdout == ""
 
 
+def test_a_misspelled_setting_is_a_warning_naming_the_closest_and_the_command_runs(
+    run: Run,
+) -> None:
+    result = run("users", "create", "alice", env={"UPLOADCORE_MAX_PART": "3"})
+
+    assert api_key_of(result)
+    assert result.stderr.splitlines()[0] == (
+        "warning: UPLOADCORE_MAX_PART is not an uploadcore setting and is ignored;"
+        " did you mean UPLOADCORE_MAX_PARTS?"
+    )
+
+
 # -- serve, as a real process --------------------------------------------------------
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+
+from uploadcore.settings import unknown_variables
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,3 +17,5 @@ def main() -> None:
     Settings come from UPLOADCORE_* environment variables (see the README);
     the embedded default keeps everything under ./uploadcore-data.
     """
+    for warning in unknown_variables(os.environ):
+        click.echo(f"warning: {warning}", err=True)

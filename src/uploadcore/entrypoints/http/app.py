@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,9 @@ from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
 from uploadcore.entrypoints.http.uploads import Uploads
-from uploadcore.settings import Settings
+from uploadcore.settings import Settings, unknown_variables
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
@@ -69,4 +72,6 @@ def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
 
 def app_from_environment() -> Starlette:
     """The factory `uploadcore serve` hands to uvicorn (one per worker process)."""
+    for warning in unknown_variables(os.environ):
+        log.warning("%s", warning)
     return create_app(Settings.from_env(os.environ))
