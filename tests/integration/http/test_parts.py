@@ -171,6 +171,18 @@ def test_a_valid_token_for_an_unknown_file_is_404(api: Harness, started: Started
     assert_problem(api.client.put_part(f"{url}?token={token}", b"x" * PART), 404, "not_found")
 
 
+def test_a_part_url_with_a_file_name_appended_is_a_404_that_says_how_to_send_it(
+    api: Harness, started: Started
+) -> None:
+    base, query = started.urls[1].split("?")
+
+    response = api.client.put_part(f"{base}part.00?{query}", started.chunks[0])  # curl -T part.00
+
+    detail = assert_problem(response, 404, "not_found")["detail"]
+    assert "file name appended" in detail
+    assert "curl -T - URL < FILE" in detail
+
+
 def test_a_part_number_outside_the_plan_is_400(api: Harness, started: Started) -> None:
     url = started.urls[1].replace("/upload-part/1/", "/upload-part/4/")
     url = with_token(url, sign(api, started, part_number=4))

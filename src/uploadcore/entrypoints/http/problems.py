@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -98,9 +99,27 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it
         raise exc
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
-    response = problem(exc.status_code, code, title, str(exc.detail))
+    detail = str(exc.detail)
+    if exc.status_code == 404:
+        detail = _not_found_detail(request.url.path)
+    response = problem(exc.status_code, code, title, detail)
     response.headers.update(exc.headers or {})
     return response
+
+
+# A part URL with something after its last slash: what `curl -T part.00 URL` sends, since
+# curl appends the file's name to a URL that ends in `/`.
+_PART_URL_WITH_A_NAME = re.compile(r"/upload-part/\d+/[^/]+/?$")
+
+
+def _not_found_detail(path: str) -> str:
+    if _PART_URL_WITH_A_NAME.search(path):
+        return (
+            "no such URL: this looks like a part URL with a file name appended, which "
+            "`curl -T FILE URL` does when URL ends in /; send the part with "
+            "`curl -T - URL < FILE` (or `--data-binary @FILE -X PUT`)"
+        )
+    return "no such URL: see GET /openapi.json for the API's paths"
 
 
 async def on_client_disconnect(request: Request, exc: Exception) -> Response:
