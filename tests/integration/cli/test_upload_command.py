@@ -323,6 +323,16 @@ def test_the_resume_hint_names_the_url_and_the_options_given_but_never_the_key(
     assert "--part-size" not in hint  # a resumed upload keeps its plan
 
 
+def test_run_by_a_path_not_on_path_the_hint_names_that_path(server: Server, tmp_path: Path) -> None:
+    path, _ = data_file(tmp_path, 2 * PART)
+    elsewhere = ":".join(d for d in os.environ["PATH"].split(":") if Path(d) != UPLOADCORE.parent)
+
+    result = as_process(*server.upload_args(path, "--part-size", "1KiB"), env={"PATH": elsewhere})
+
+    assert result.exit_code == 0, result.output
+    assert f"resume with: {UPLOADCORE} upload {path} --url" in result.stderr
+
+
 def test_url_and_key_come_from_the_environment_and_the_hint_then_leaves_the_key_out(
     server: Server, tmp_path: Path
 ) -> None:

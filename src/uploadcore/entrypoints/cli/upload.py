@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -126,7 +127,7 @@ def resume_command(ctx: click.Context, path: Path, url: str) -> Callable[[str], 
     command line; a key given with --key appears as "$UPLOADCORE_KEY", never
     as its value (a key from the environment is still there).
     """
-    words = ["uploadcore", "upload", shlex.quote(str(path)), "--url", shlex.quote(url)]
+    words = [_program(), "upload", shlex.quote(str(path)), "--url", shlex.quote(url)]
     if ctx.get_parameter_source("key") is click.core.ParameterSource.COMMANDLINE:
         words += ["--key", '"$UPLOADCORE_KEY"']
     for name, flag in _KEPT:
@@ -136,3 +137,18 @@ def resume_command(ctx: click.Context, path: Path, url: str) -> Callable[[str], 
         words.append("--json")
     command = " ".join(words)
     return lambda file_id: f"{command} --resume {file_id}"
+
+
+def _program() -> str:
+    """`uploadcore` if that runs this program from the shell, else the path it was run by.
+
+    Run as `.venv/bin/uploadcore` with no `uploadcore` on PATH, a hint naming
+    plain `uploadcore` would not paste.
+    """
+    invoked = Path(sys.argv[0])
+    if invoked.name != "uploadcore":  # not the console script (python -m, a test runner)
+        return "uploadcore"
+    on_path = shutil.which("uploadcore")
+    if on_path and Path(on_path).resolve() == invoked.resolve():
+        return "uploadcore"
+    return shlex.quote(sys.argv[0])
