@@ -9,9 +9,10 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import httpx2
 import pytest
 from click.testing import CliRunner, Result
@@ -116,6 +117,36 @@ def test_every_command_documents_itself(
     assert result.exit_code == 0
     assert result.stdout.startswith("Usage: ")
     assert mentions in result.stdout
+
+
+def every_command(
+    group: click.Group = main, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every command and group under `group`, with the words that reach it."""
+    yield path, group
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from every_command(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    list(every_command()),
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
+)
+def test_every_command_s_help_has_examples_and_every_option_a_help_text(
+    run: Run, path: tuple[str, ...], command: click.Command
+) -> None:
+    result = run(*path, "--help")
+
+    assert result.exit_code == 0
+    assert "Example" in result.stdout, result.stdout
+    undocumented = [p.name for p in command.params if isinstance(p, click.Option) and not p.help]
+    assert undocumented == []
+    listing = result.stdout.partition("Commands:")[2]
+    assert "..." not in listing  # no command's summary is cut short
 
 
 def test_the_version_is_printed(run: Run) -> None:

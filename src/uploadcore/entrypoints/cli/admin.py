@@ -18,7 +18,7 @@ from uploadcore.entrypoints.cli.common import (
 from uploadcore.entrypoints.params import Duration, Text, duration_text
 
 
-@click.command()
+@click.command(short_help="Abort an upload in progress, whoever owns it.")
 @click.argument("file_id", metavar="ID", type=Text())
 @click.option("--json", "as_json", is_flag=True, help="Print the result as a JSON object.")
 @one_line_errors
@@ -27,6 +27,11 @@ def abort(file_id: str, as_json: bool) -> None:
 
     Exits 1 with one line when there is no such upload or it is not in progress
     (completed, failed or already aborted).
+
+    \b
+    Examples:
+      uploadcore abort 4bbc246cb0189d67f434260afe33bfbd
+      uploadcore abort 4bbc246cb0189d67f434260afe33bfbd --json
     """
     with composed() as core:
         aborted = core.force_abort(file_id)
@@ -36,7 +41,7 @@ def abort(file_id: str, as_json: bool) -> None:
         click.echo(reports.aborted_line(aborted))
 
 
-@click.command()
+@click.command(short_help="Free what abandoned and crashed uploads hold.")
 @click.option("--dry-run", is_flag=True, help="Report what would be done; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as a JSON object.")
 @click.option(
@@ -67,6 +72,12 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
     compare-and-set, and an upload receiving a part or completing is left
     alone. Works in batches of 500 rows, each its own short transaction.
     Exits 1 (after the summary) if some storage could not be freed now.
+
+    \b
+    Examples:
+      uploadcore gc --dry-run
+      uploadcore gc --purge-after 30d --json
+      0 * * * * cd /srv/uploadcore && uploadcore gc   (crontab: hourly)
     """
     with composed() as core:
         report = core.gc(purge_after).collect(dry_run=dry_run)
@@ -81,15 +92,28 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
         )
 
 
-@click.group()
+@click.group(short_help="Database schema tasks.")
 def db() -> None:
-    """Database schema tasks."""
+    """Database schema tasks.
+
+    \b
+    Example:
+      UPLOADCORE_DATABASE_URL=postgresql+psycopg://app@db/uploads uploadcore db upgrade
+    """
 
 
-@db.command("upgrade")
+@db.command("upgrade", short_help="Apply the schema migrations.")
 @one_line_errors
 def db_upgrade() -> None:
-    """Apply the schema migrations (Alembic) to UPLOADCORE_DATABASE_URL."""
+    """Apply the schema migrations (Alembic) to UPLOADCORE_DATABASE_URL.
+
+    serve does it on start; run this from a deploy step before starting
+    several instances. Safe to run again: it does nothing when up to date.
+
+    \b
+    Example:
+      uploadcore db upgrade
+    """
     from uploadcore import bootstrap
 
     configured = settings()

@@ -24,13 +24,34 @@ if TYPE_CHECKING:
 APP_FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.command(short_help="Run the HTTP API.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True,
+    help="Interface to listen on (0.0.0.0 for every IPv4 one; put TLS in front).",
+)  # fmt: skip
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+    help="TCP port; 0 lets the kernel pick a free one (printed, and used in the URLs).",
+)  # fmt: skip
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="Worker processes sharing the port.",
+)  # fmt: skip
 @one_line_errors
 def serve(host: str, port: int, workers: int) -> None:
-    """Run the HTTP API (creates and migrates the embedded database on first start)."""
+    """Run the HTTP API (creates and migrates the embedded database on first start).
+
+    The data directory is UPLOADCORE_DATA_DIR (./uploadcore-data by default);
+    part and download URLs start with UPLOADCORE_BASE_URL, by default the
+    address it listens on. Stop it with Ctrl-C (or SIGTERM): requests in
+    flight finish first.
+
+    \b
+    Examples:
+      uploadcore serve
+      uploadcore serve --host 0.0.0.0 --port 8080 --workers 4
+      UPLOADCORE_BASE_URL=https://files.example.com uploadcore serve
+    """
     import uvicorn
 
     from uploadcore import bootstrap

@@ -16,7 +16,7 @@ from uploadcore.entrypoints.params import Size, Text
 from uploadcore.settings import is_utf8
 
 
-@click.command()
+@click.command(short_help="Upload a file through the API, with resume.")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--url",
@@ -88,6 +88,14 @@ def upload(
     requests are tried again with backoff, and expired part URLs refreshed.
     If the upload stops (Ctrl-C, a lost connection), its id is on stderr:
     run the same command with --resume ID to send only what is missing.
+
+    \b
+    Examples:
+      export UPLOADCORE_URL=http://127.0.0.1:8000 UPLOADCORE_KEY=uc_...
+      uploadcore upload video.bin
+      uploadcore upload video.bin --parallel 8 --part-size 64MiB
+      uploadcore upload video.bin --resume 4bbc246cb0189d67f434260afe33bfbd
+      uploadcore upload scan.pdf --name "Scan 2024.pdf" --json
     """
     from uploadcore.entrypoints import client  # httpx and rich load for this command only
 

@@ -10,17 +10,32 @@ from uploadcore.entrypoints.params import Text
 from uploadcore.services.users import create_user, revoke_key, rotate_key
 
 
-@click.group()
+@click.group(short_help="Manage users and their API keys.")
 def users() -> None:
-    """Manage users and their API keys."""
+    """Manage users and their API keys (only a hash of each key is stored).
+
+    \b
+    Examples:
+      uploadcore users create alice
+      uploadcore users create root --admin
+      uploadcore users list --json
+      uploadcore users rotate-key alice
+    """
 
 
-@users.command("create")
+@users.command("create", short_help="Create a user and print its API key.")
 @click.argument("name", type=Text())
 @click.option("--admin", is_flag=True, help="The user may act on every file.")
 @one_line_errors
 def users_create(name: str, admin: bool) -> None:
-    """Create a user and print its API key (alone on the last line; shown only once)."""
+    """Create user NAME and print its API key (alone on the last line; shown only once).
+
+    \b
+    Examples:
+      uploadcore users create alice
+      KEY=$(uploadcore users create alice | tail -n 1)
+      uploadcore users create root --admin
+    """
     from uploadcore.adapters.clock import SystemClock
 
     with composed() as core:
@@ -30,13 +45,18 @@ def users_create(name: str, admin: bool) -> None:
     click.echo(new.api_key)
 
 
-@users.command("list")
+@users.command("list", short_help="List the users and whether their keys work.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @one_line_errors
 def users_list(as_json: bool) -> None:
     """List the users: name, role, whether their key is active, when they were created.
 
     Keys are never shown: only their hashes are stored.
+
+    \b
+    Examples:
+      uploadcore users list
+      uploadcore users list --json
     """
     with composed() as core:
         accounts = list(core.users.list_users())
@@ -46,11 +66,16 @@ def users_list(as_json: bool) -> None:
         click.echo("\n".join(reports.users_table(accounts)))
 
 
-@users.command("revoke-key")
+@users.command("revoke-key", short_help="Make a user's API key stop working.")
 @click.argument("name", type=Text())
 @one_line_errors
 def users_revoke_key(name: str) -> None:
-    """Revoke NAME's API key: from now on it gets 401. The user and their files stay."""
+    """Revoke NAME's API key: from now on it gets 401. The user and their files stay.
+
+    \b
+    Example:
+      uploadcore users revoke-key alice
+    """
     with composed() as core:
         revoke_key(core.users, name)
     click.echo(
@@ -58,11 +83,16 @@ def users_revoke_key(name: str) -> None:
     )
 
 
-@users.command("rotate-key")
+@users.command("rotate-key", short_help="Give a user a new API key.")
 @click.argument("name", type=Text())
 @one_line_errors
 def users_rotate_key(name: str) -> None:
-    """Give NAME a new API key and print it alone on the last line; the old key stops working."""
+    """Give NAME a new API key and print it alone on the last line; the old key stops working.
+
+    \b
+    Example:
+      KEY=$(uploadcore users rotate-key alice | tail -n 1)
+    """
     with composed() as core:
         api_key = rotate_key(core.users, name)
     click.echo(
