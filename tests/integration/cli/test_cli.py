@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -338,6 +339,38 @@ def test_a_misspelled_setting_is_a_warning_naming_the_closest_and_the_command_ru
         "warning: UPLOADCORE_MAX_PART is not an uploadcore setting and is ignored;"
         " did you mean UPLOADCORE_MAX_PARTS?"
     )
+
+
+# -- settings -----------------------------------------------------------------------
+
+
+def test_settings_shows_each_value_and_its_source_and_never_a_secret(
+    run: Run, data_dir: Path
+) -> None:
+    env = {
+        "UPLOADCORE_MAX_PARTS": "500",
+        "UPLOADCORE_SECRET_KEY": "k" * 40,
+        "UPLOADCORE_DATABASE_URL": "postgresql+psycopg://app:s3cret@db/uploads",
+    }
+
+    table = run("settings", env=env)
+    rows = {row["name"]: row for row in json.loads(run("settings", "--json", env=env).stdout)}
+
+    assert table.exit_code == 0, table.output
+    assert "k" * 40 not in table.output + json.dumps(rows)
+    assert "s3cret" not in table.output + json.dumps(rows)
+    assert rows["UPLOADCORE_MAX_PARTS"] == {
+        "name": "UPLOADCORE_MAX_PARTS", "value": "500", "source": "UPLOADCORE_MAX_PARTS",
+    }  # fmt: skip
+    assert rows["UPLOADCORE_MAX_FILE_UPLOAD_SIZE"]["value"] == "5 GiB (5368709120 bytes)"
+    assert rows["UPLOADCORE_MAX_FILE_UPLOAD_SIZE"]["source"] == "default"
+    assert rows["UPLOADCORE_DATA_DIR"] == {
+        "name": "UPLOADCORE_DATA_DIR", "value": str(data_dir), "source": "UPLOADCORE_DATA_DIR",
+    }  # fmt: skip
+    assert rows["UPLOADCORE_DATABASE_URL"]["value"] == "postgresql+psycopg://app:***@db/uploads"
+    assert rows["UPLOADCORE_SECRET_KEY"]["value"] == "(set, hidden)"
+    assert rows["UPLOADCORE_MEDIA_ROOT"]["source"] == "default, under UPLOADCORE_DATA_DIR"
+    assert not data_dir.exists()  # showing the settings creates nothing
 
 
 # -- serve, as a real process --------------------------------------------------------

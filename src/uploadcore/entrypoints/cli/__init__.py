@@ -11,10 +11,11 @@ from __future__ import annotations
 from uploadcore.entrypoints.cli.admin import abort, db, gc
 from uploadcore.entrypoints.cli.app import main
 from uploadcore.entrypoints.cli.serve import serve
+from uploadcore.entrypoints.cli.settings import settings_command
 from uploadcore.entrypoints.cli.upload import upload
 from uploadcore.entrypoints.cli.users import users
 
-for _command in (serve, users, abort, gc, db, upload):
+for _command in (serve, users, abort, gc, db, upload, settings_command):
     main.add_command(_command)
 
 __all__ = ["main"]
