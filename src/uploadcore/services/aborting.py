@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.gc import Leftover
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
+from uploadcore.ports.gc import SweepsLeftovers
 from uploadcore.ports.repository import UploadRepository
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,12 @@ class Aborter:
     repo: UploadRepository
     blobs: BlobStore
     clock: Clock
+    # Checked once: a Protocol isinstance costs more than the work it guards, per upload.
+    sweeper: SweepsLeftovers | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sweeper = self.blobs if isinstance(self.blobs, SweepsLeftovers) else None
+        object.__setattr__(self, "sweeper", sweeper)
 
     def stop(self, upload: Upload, by: str) -> Stopped:
         """Abort `upload` if it is still in progress; leave it as it is if it ended.
@@ -53,6 +61,16 @@ class Aborter:
         aborted either way, and `gc` frees what is left.
         """
         self.blobs.abort(upload)
+
+    def held(self, upload: Upload) -> Leftover | None:
+        """What storage holds for an upload's parts, where the store can tell (else None)."""
+        return None if self.sweeper is None else self.sweeper.held(upload)
+
+    def bytes_held(self, upload: Upload, held: Leftover | None) -> int:
+        """The bytes `free` would free: from `held` where the store tells, else its parts."""
+        if self.sweeper is not None or not upload.upload_id:
+            return 0 if held is None else held.size
+        return sum(p.size for p in self.blobs.list_parts(upload))
 
 
 def _reread(repo: UploadRepository, file_id: str) -> Upload:
