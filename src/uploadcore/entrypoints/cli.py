@@ -349,7 +349,7 @@ def upload(
     If the upload stops (Ctrl-C, a lost connection), its id is on stderr:
     run the same command with --resume ID to send only what is missing.
     """
-    from uploadcore.entrypoints import client  # httpx and rich load for this command only
+    from uploadcore.entrypoints import client  # httpx2 and rich load for this command only
 
     if name is None and not is_utf8(path.name):
         _fail(

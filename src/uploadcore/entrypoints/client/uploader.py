@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from uploadcore.domain.parts import normalize_etag
 from uploadcore.entrypoints.client.api import Api, ClientError, Json, Stopped, checked
@@ -241,7 +241,7 @@ def in_parallel(
         yield number, result
 
 
-def _etag_of(response: httpx.Response, number: int) -> str:
+def _etag_of(response: httpx2.Response, number: int) -> str:
     etag = response.headers.get("etag")
     if not etag:
         try:
