@@ -16,8 +16,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.adapters.memory_tokens import InMemoryTokens
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
+from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
@@ -27,8 +29,8 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository:
-    """UploadRepository and UserRepository in dictionaries, behind one lock."""
+class InMemoryRepository(InMemoryTokens):
+    """The upload, user and upload-token repositories in dictionaries, behind one lock."""
 
     def __init__(self) -> None:
         # Re-entrant: a unit of work holds it while the methods it calls take it again.
@@ -37,6 +39,7 @@ class InMemoryRepository:
         self._parts: dict[str, dict[int, ReceivedPart]] = {}
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
+        self._tokens: dict[str, UploadToken] = {}  # id -> token
 
     @contextmanager
     def transaction(self) -> Iterator[Self]:
@@ -48,11 +51,12 @@ class InMemoryRepository:
                 {file_id: dict(parts) for file_id, parts in self._parts.items()},
                 dict(self._users),
                 dict(self._keys),
+                dict(self._tokens),
             )
             try:
                 yield self
             except BaseException:
-                self._uploads, self._parts, self._users, self._keys = saved
+                self._uploads, self._parts, self._users, self._keys, self._tokens = saved
                 raise
 
     def add(self, upload: Upload) -> None:

@@ -13,7 +13,13 @@ from uploadcore.ports.blobs import (
 )
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.gc import GcQueries, GcRepository, Keyset, SweepsLeftovers
-from uploadcore.ports.repository import UploadRepository, UserAccount, UserRepository
+from uploadcore.ports.links import Links
+from uploadcore.ports.repository import (
+    UploadRepository,
+    UploadTokenRepository,
+    UserAccount,
+    UserRepository,
+)
 from uploadcore.ports.signer import Signer, TokenClaims
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "GcRepository",
     "IdGenerator",
     "Keyset",
+    "Links",
     "PartWriter",
     "PreparedUpload",
     "PresignsUrls",
@@ -33,6 +40,7 @@ __all__ = [
     "SweepsLeftovers",
     "TokenClaims",
     "UploadRepository",
+    "UploadTokenRepository",
     "UserAccount",
     "UserRepository",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Self
 
+from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
@@ -110,6 +111,14 @@ class UploadRepository(Protocol):
         Returns False, deleting nothing, if it is missing or not marked deleted.
         """
 
+    def claim_token_file(self, token_id: str, now: datetime) -> bool:
+        """Count one more upload started with an upload token, if it may start one.
+
+        Only while the token is neither revoked nor expired at `now` and has
+        started fewer uploads than its `max_files`. Returns False, changing
+        nothing, otherwise. Atomic: racing claims never exceed `max_files`.
+        """
+
 
 @dataclass(frozen=True)
 class UserAccount:
@@ -139,4 +148,23 @@ class UserRepository(Protocol):
         The old key stops authenticating at once: the next `principal_for_key`
         with its hash returns None. Returns False, changing nothing, if there
         is no user with this name.
+        """
+
+
+class UploadTokenRepository(Protocol):
+    """Upload tokens, kept by the hash of the token. Raises StorageUnavailable like the above."""
+
+    def add_token(self, token: UploadToken) -> None:
+        """Store a new token; its id and hash are new."""
+
+    def token_by_hash(self, token_hash: str) -> UploadToken | None:
+        """The token with this hash, revoked or expired ones included, or None."""
+
+    def token(self, token_id: str) -> UploadToken | None:
+        """The token with this id, or None."""
+
+    def revoke_token(self, token_id: str, now: datetime) -> bool:
+        """Revoke a token at `now`; it stops authenticating at once.
+
+        Revoking it again keeps the first time. False if there is no such token.
         """

@@ -29,6 +29,7 @@ from uploadcore.adapters.sql import gc
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
+from uploadcore.adapters.sql.tokens import TokenQueries
 from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
@@ -44,8 +45,8 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class SqlAlchemyRepository:
-    """Uploads, parts (one row each) and users in a relational database."""
+class SqlAlchemyRepository(TokenQueries):
+    """Uploads, parts (one row each), users and upload tokens in a relational database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -386,6 +387,7 @@ def _row_of(upload: Upload) -> dict[str, Any]:
         "modified": upload.modified,
         "expires_at": upload.expires_at,
         "deleted": upload.deleted,
+        "token_id": upload.token_id,
     }
 
 
@@ -406,4 +408,5 @@ def _upload_of(row: Row[Any]) -> Upload:
         parent_content_type=row.parent_content_type,
         parent_object_id=row.parent_object_id,
         deleted=row.deleted,
+        token_id=row.token_id,
     )

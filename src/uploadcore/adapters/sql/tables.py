@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -83,6 +84,8 @@ files = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     # Set when a deletion began; the row goes once the stored bytes are gone.
     Column("deleted", UtcDateTime, nullable=True),
+    # The upload token that started it (no foreign key: tokens are purged, files stay).
+    Column("token_id", String(64), nullable=True),
     # Listing newest first is an index seek for every owner/status/parent filter
     # (equality columns, then the sort key), and so is finding expired uploads.
     Index(None, "owner", "created", "id"),
@@ -115,4 +118,21 @@ parts = Table(
     Column("etag", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("received", UtcDateTime, nullable=False),
+)
+
+upload_tokens = Table(
+    "upload_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked", UtcDateTime, nullable=True),
+    Column("max_file_size", BigInteger, nullable=True),
+    Column("max_files", Integer, nullable=True),
+    Column("files_started", Integer, nullable=False),
+    Column("allowed_content_types", Text, nullable=False),  # a JSON array of strings
+    Column("parent_content_type", String(255), nullable=True),
+    Column("parent_object_id", String(255), nullable=True),
 )
