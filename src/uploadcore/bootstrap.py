@@ -26,7 +26,7 @@ from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.gc import GcRepository
 from uploadcore.ports.links import Links
-from uploadcore.ports.repository import UploadRepository, UserRepository
+from uploadcore.ports.repository import UploadRepository, UploadTokenRepository, UserRepository
 from uploadcore.ports.signer import Signer
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
@@ -39,6 +39,11 @@ from uploadcore.services.listing import ListFiles
 from uploadcore.services.receive_part import ReceivePart
 from uploadcore.services.records import ReceivedParts, UploadPolicy
 from uploadcore.services.resume import GetUploadState, RefreshUrls
+from uploadcore.services.upload_tokens import (
+    MintUploadToken,
+    RevokeUploadToken,
+    UploadTokenAuthenticator,
+)
 from uploadcore.services.urls import Urls
 from uploadcore.services.users import ApiKeyAuthenticator
 from uploadcore.settings import Settings, SettingsError
@@ -61,6 +66,7 @@ class Adapters(TypedDict, total=False):
     clock: Clock
     ids: IdGenerator
     authenticator: Authenticator
+    tokens: UploadTokenRepository
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,8 @@ class Uploadcore:
     update_file: UpdateFile
     delete_file: DeleteFile
     open_download: OpenDownload | None
+    mint_upload_token: MintUploadToken | None  # None when the repository keeps no tokens
+    revoke_upload_token: RevokeUploadToken | None
     urls: Urls
     users: UserRepository
     authenticator: Authenticator
@@ -135,6 +143,7 @@ def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
     elif isinstance(repo, SqlAlchemyRepository):
         health = repo.ping  # /healthz checks the database an embedder hands us too
     users = given.get("users") or _users_of(repo)
+    tokens = given.get("tokens") or _tokens_of(repo)
     authenticator = given.get("authenticator")
     # The default authenticator reads through `users`; one given to us may do anything.
     reads_block = not (
@@ -152,6 +161,7 @@ def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
         given.get("clock") or SystemClock(),
         given.get("ids") or RandomIds(),
         authenticator or ApiKeyAuthenticator(users),
+        tokens,
         health=health,
         close=close,
         reads_block=reads_block,
@@ -167,6 +177,7 @@ def _compose(
     clock: Clock,
     ids: IdGenerator,
     authenticator: Authenticator,
+    tokens: UploadTokenRepository | None,
     *,
     health: Callable[[], None],
     close: Callable[[], None],
@@ -177,6 +188,8 @@ def _compose(
     urls = Urls(blobs, signer, clock, policy)
     received = ReceivedParts(repo, blobs)
     aborter = Aborter(repo, blobs, clock)
+    if tokens is not None:  # upload tokens work whatever authenticates everyone else
+        authenticator = UploadTokenAuthenticator(tokens, authenticator, clock)
 
     def gc(gc_policy: GcPolicy) -> GcService:
         if not isinstance(repo, GcRepository):
@@ -202,6 +215,8 @@ def _compose(
         update_file=UpdateFile(repo, clock),
         delete_file=DeleteFile(repo, aborter, clock),
         open_download=OpenDownload(repo, blobs, urls) if isinstance(blobs, ServesFiles) else None,
+        mint_upload_token=None if tokens is None else MintUploadToken(tokens, clock, ids),
+        revoke_upload_token=None if tokens is None else RevokeUploadToken(tokens, clock),
         urls=urls,
         users=users,
         authenticator=authenticator,
@@ -291,6 +306,10 @@ def s3_client(settings: Settings) -> S3Client:
         endpoint_url=settings.aws_s3_endpoint_url,
         config=config,
     )
+
+
+def _tokens_of(repo: UploadRepository) -> UploadTokenRepository | None:
+    return repo if isinstance(repo, UploadTokenRepository) else None
 
 
 def _users_of(repo: UploadRepository) -> UserRepository:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition
@@ -151,6 +151,7 @@ class UserRepository(Protocol):
         """
 
 
+@runtime_checkable
 class UploadTokenRepository(Protocol):
     """Upload tokens, kept by the hash of the token. Raises StorageUnavailable like the above."""
 

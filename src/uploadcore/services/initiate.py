@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from uploadcore.domain.errors import InvalidState
+from uploadcore.domain.errors import InvalidState, TokenLimitReached
 from uploadcore.domain.metadata import MetadataUpdate, check_content_type
 from uploadcore.domain.parts import PartPlan
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
@@ -48,6 +48,15 @@ class InitiateUpload:
     policy: UploadPolicy
 
     def __call__(self, principal: Principal, request: NewUpload, links: Links) -> Initiated:
+        grant = principal.grant
+        if grant is not None:  # an upload token: its limits first, its parent always
+            grant.limits.check_file(request.file_size, request.file_content_type)
+            if grant.limits.parent_content_type is not None:
+                request = replace(
+                    request,
+                    parent_content_type=grant.limits.parent_content_type,
+                    parent_object_id=grant.limits.parent_object_id,
+                )
         plan = PartPlan.checked(
             request.file_size, request.num_parts, request.part_size, self.policy.limits
         )
@@ -67,8 +76,14 @@ class InitiateUpload:
             expires_at=now + self.policy.upload_expires_in,
             parent_content_type=request.parent_content_type,
             parent_object_id=request.parent_object_id,
+            token_id=None if grant is None else grant.token_id,
         )
-        self.repo.add(upload)
+        with self.repo.transaction() as tx:  # a token's file count moves with the record
+            if grant is not None and not tx.claim_token_file(grant.token_id, now):
+                raise TokenLimitReached(
+                    "the upload token has started as many uploads as it may, or is no longer valid"
+                )
+            tx.add(upload)
         try:
             prepared = self.blobs.prepare(upload.id, upload.file_content_type)
         except BaseException:
