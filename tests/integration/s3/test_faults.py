@@ -16,8 +16,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from tests.integration.http.support import Headers, Json, assert_problem, md5_hex
-from tests.integration.s3.conftest import PART, S3Harness, running, s3_settings
-from tests.integration.s3.support import FlakyS3, SigV4Gate, s3_error
+from tests.integration.s3.conftest import PART, S3Endpoint, S3Harness, running, s3_settings
+from tests.integration.s3.support import FlakyS3, s3_error
 
 from uploadcore import bootstrap
 from uploadcore.adapters.memory import FakeClock
@@ -100,15 +100,13 @@ class Flaky:
 
 
 @pytest.fixture
-def flaky(
-    settings: Settings, clock: FakeClock, moto_server: tuple[str, SigV4Gate]
-) -> Iterator[Flaky]:
-    endpoint, gate = moto_server
-    prepared = s3_settings(settings, endpoint)
-    client = FlakyS3(bootstrap.s3_client(prepared))
-    store = bootstrap.s3_blob_store(prepared, cast("S3Client", client))
-    with running(bootstrap.build(prepared, clock=clock, blobs=store), clock, gate) as api:
-        yield Flaky(api, client, api.user("alice"))
+def flaky(settings: Settings, clock: FakeClock, s3_endpoint: S3Endpoint) -> Iterator[Flaky]:
+    with s3_settings(settings, s3_endpoint.url) as prepared:
+        client = FlakyS3(bootstrap.s3_client(prepared))
+        store = bootstrap.s3_blob_store(prepared, cast("S3Client", client))
+        core = bootstrap.build(prepared, clock=clock, blobs=store)
+        with running(core, clock, s3_endpoint.store) as api:
+            yield Flaky(api, client, api.user("alice"))
 
 
 DATA = b"0123456789" * 100  # one part: S3 takes a last part of any size
