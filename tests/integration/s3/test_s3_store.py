@@ -13,10 +13,11 @@ import moto
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from mypy_boto3_s3 import S3Client
-from tests.integration.s3.support import FlakyS3
+from tests.integration.s3.support import FlakyS3, s3_error
 
 from uploadcore import bootstrap
 from uploadcore.adapters.s3 import S3BlobStore
+from uploadcore.adapters.s3_errors import upload_gone
 from uploadcore.domain.errors import StorageUnavailable
 from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Upload, UploadStatus
@@ -215,3 +216,22 @@ def test_presigned_urls_carry_no_checksum_the_client_did_not_ask_for(
         query = dict(parse_qsl(urlsplit(url).query))
         assert not [k for k in query if "checksum" in k.lower()], url
         assert query["X-Amz-SignedHeaders"] in ("content-length;host", "host")
+
+
+@pytest.mark.parametrize(
+    ("code", "operation", "gone"),
+    [
+        ("NoSuchUpload", "ListParts", True),  # AWS, MinIO, moto
+        ("NoSuchKey", "ListParts", True),  # Ceph RGW, once completed or aborted
+        ("NoSuchKey", "CompleteMultipartUpload", True),
+        ("NoSuchUpload", "AbortMultipartUpload", True),
+        ("NoSuchKey", "HeadObject", False),  # no object: not about a multipart upload
+        ("NoSuchKey", "GetObject", False),
+        ("NoSuchBucket", "ListParts", False),  # the store is not set up for us
+        ("AccessDenied", "ListParts", False),
+    ],
+)
+def test_the_upload_is_gone_by_the_operation_and_the_code_together(
+    code: str, operation: str, gone: bool
+) -> None:
+    assert upload_gone(s3_error(code, 404, operation)) is gone
