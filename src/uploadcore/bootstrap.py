@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import OperationalError
 
@@ -289,6 +291,12 @@ def s3_client(settings: Settings) -> S3Client:
     style = settings.aws_s3_addressing_style
     if style == "auto" and settings.aws_s3_endpoint_url:
         style = "path"
+    if style == "virtual" and _is_ip_endpoint(settings.aws_s3_endpoint_url):
+        log.warning(
+            "UPLOADCORE_AWS_S3_ADDRESSING_STYLE=virtual, but the endpoint %s is an IP "
+            "address, which has no bucket subdomains: boto3 addresses it path-style",
+            settings.aws_s3_endpoint_url,
+        )
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": style},
@@ -310,6 +318,15 @@ def s3_client(settings: Settings) -> S3Client:
 
 def _tokens_of(repo: UploadRepository) -> UploadTokenRepository | None:
     return repo if isinstance(repo, UploadTokenRepository) else None
+
+
+def _is_ip_endpoint(url: str | None) -> bool:
+    host = urlsplit(url).hostname if url else None
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _users_of(repo: UploadRepository) -> UserRepository:

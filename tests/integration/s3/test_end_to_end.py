@@ -216,7 +216,9 @@ def test_an_expired_part_url_is_refused_by_s3_and_a_refreshed_one_works(
 
     expired = http.put(urls_of(body)[1], content=chunks[0])
     assert expired.status_code == 403
-    assert b"Request has expired" in expired.content
+    assert b"<Code>AccessDenied</Code>" in expired.content
+    if s3_api.store == "moto":  # AWS says why; RGW's message is empty
+        assert b"Request has expired" in expired.content
 
     refreshed = s3_api.client.http.post(
         f"/v1/files/uploads/{file_obj['id']}/presigned-urls/", headers=alice
