@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.adapters.memory_outbox import InMemoryOutbox
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
 from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
@@ -27,10 +28,11 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository:
-    """UploadRepository and UserRepository in dictionaries, behind one lock."""
+class InMemoryRepository(InMemoryOutbox):
+    """UploadRepository, UserRepository and the Outbox in dictionaries, behind one lock."""
 
     def __init__(self) -> None:
+        super().__init__()
         # Re-entrant: a unit of work holds it while the methods it calls take it again.
         self._lock = threading.RLock()
         self._uploads: dict[str, Upload] = {}
@@ -49,10 +51,12 @@ class InMemoryRepository:
                 dict(self._users),
                 dict(self._keys),
             )
+            outbox = self._outbox_state()
             try:
                 yield self
             except BaseException:
                 self._uploads, self._parts, self._users, self._keys = saved
+                self._restore_outbox(outbox)
                 raise
 
     def add(self, upload: Upload) -> None:

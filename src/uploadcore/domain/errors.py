@@ -30,6 +30,7 @@ __all__ = [
     "PartSizeMismatch",
     "PartTooLarge",
     "PartsIncomplete",
+    "Rejected",
     "StorageUnavailable",
     "TokenExpired",
     "TokenInvalid",
@@ -130,6 +131,13 @@ class Forbidden(UploadcoreError):
 
 class NotOwner(Forbidden):
     pass
+
+
+class Rejected(Forbidden):
+    """An embedder's `before_initiate` hook refused the upload; the detail is its reason."""
+
+    code = "rejected"
+    title = "Rejected"
 
 
 class TokenMissing(Forbidden):

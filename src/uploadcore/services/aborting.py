@@ -6,10 +6,12 @@ import logging
 from dataclasses import dataclass
 
 from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.events import EventType
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.events import Events
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ class Aborter:
     repo: UploadRepository
     blobs: BlobStore
     clock: Clock
+    events: Events
 
     def stop(self, upload: Upload, by: str) -> Stopped:
         """Abort `upload` if it is still in progress; leave it as it is if it ended.
@@ -36,14 +39,21 @@ class Aborter:
         A compare-and-set, retried while a racing request moves the upload on
         (pending to uploading): so exactly one of racing completes and aborts
         wins, and a terminal status is never overwritten. UploadNotFound if the
-        record vanished meanwhile. Its storage is not freed: see `free`.
+        record vanished meanwhile. Its storage is not freed: see `free`. The
+        abort's `upload.aborted` event is written in its transaction.
         """
         while not upload.status.is_terminal:
             with self.repo.transaction() as tx:
-                if tx.set_status(upload.id, upload.status, UploadStatus.ABORTED, self.clock.now()):
-                    log.info("upload %s (owner %s) aborted by %s", upload.id, upload.owner, by)
-                    return Stopped(_reread(tx, upload.id), aborted_now=True)
-                upload = _reread(tx, upload.id)
+                now = self.clock.now()
+                if tx.set_status(upload.id, upload.status, UploadStatus.ABORTED, now):
+                    event = self.events.record(tx, EventType.UPLOAD_ABORTED, upload.id, now)
+                    stopped = Stopped(_reread(tx, upload.id), aborted_now=True)
+                else:
+                    upload, stopped = _reread(tx, upload.id), None
+            if stopped is not None:
+                log.info("upload %s (owner %s) aborted by %s", upload.id, upload.owner, by)
+                self.events.committed(event)
+                return stopped
         return Stopped(upload, aborted_now=False)
 
     def free(self, upload: Upload) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 
 from uploadcore.adapters.sql import gc
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
+from uploadcore.adapters.sql.outbox import SqlOutbox
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
 from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
@@ -44,8 +45,8 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class SqlAlchemyRepository:
-    """Uploads, parts (one row each) and users in a relational database."""
+class SqlAlchemyRepository(SqlOutbox):
+    """Uploads, parts (one row each), users and the outbox in a relational database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -105,6 +106,13 @@ class SqlAlchemyRepository:
             if _unreachable(error):
                 raise StorageUnavailable("the database is unavailable; retry shortly") from error
             raise
+
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        with self.transaction() as tx:
+            if tx._connection is None:  # pragma: no cover - transaction() always binds one
+                raise RuntimeError("no connection in a unit of work")
+            yield tx._connection
 
     def _uploads(self, query: Select[Any]) -> list[Upload]:
         """The uploads a SELECT of whole `files` rows reads."""
