@@ -142,8 +142,8 @@ def test_deleting_an_upload_in_progress_writes_upload_aborted_then_file_deleted(
 def test_racing_deletions_of_a_file_write_one_file_deleted(world: World) -> None:
     upload, refs = uploaded(world)
     world.core.complete(ALICE, upload.id, refs)  # type: ignore[arg-type]
-    world.store.delete = lambda _upload: None  # type: ignore[method-assign]  # keep the record
-    world.repo.remove = lambda _file_id: False  # type: ignore[method-assign]
+    world.store.delete = lambda upload: None  # type: ignore[method-assign]
+    world.repo.remove = lambda file_id: False  # type: ignore[method-assign]  # keep the record
 
     race(8, lambda _: world.core.delete_file(ALICE, upload.id))
 
