@@ -77,10 +77,15 @@ def test_an_event_is_dropped_with_the_change_when_the_unit_of_work_fails(
 ) -> None:
     add_uploading(repo, clock)
     outbox.add_endpoint(endpoint(clock))
-    with pytest.raises(Boom), repo.transaction() as tx:
-        assert tx.set_status("file-1", UPLOADING, ABORTED, clock.now())
-        tx.add_event(event_of(tx, EventType.UPLOAD_ABORTED, clock))
-        raise Boom
+
+    def abort_with_its_event_then_fail() -> None:
+        with repo.transaction() as tx:
+            assert tx.set_status("file-1", UPLOADING, ABORTED, clock.now())
+            tx.add_event(event_of(tx, EventType.UPLOAD_ABORTED, clock))
+            raise Boom
+
+    with pytest.raises(Boom):
+        abort_with_its_event_then_fail()
 
     assert stored(repo, "file-1").status is UPLOADING
     assert outbox.events(None, None, 10) == []
