@@ -127,10 +127,14 @@ class Uploadcore:
         self.initiate.checks.append(check)
         return check
 
-    def deliverer(self, sender: WebhookSender) -> DeliverWebhooks:
-        """The webhook delivery worker, sending through `sender`."""
+    def deliverer(self, sender: WebhookSender | None = None) -> DeliverWebhooks:
+        """The webhook delivery worker, sending through `sender` (httpx by default)."""
         if self._deliverer is None:
             raise UploadcoreError("this repository keeps no outbox: nothing to deliver")
+        if sender is None:
+            from uploadcore.adapters.webhooks import HttpxWebhookSender  # httpx loads here
+
+            sender = HttpxWebhookSender()
         return self._deliverer(sender)
 
     def gc(self, purge_after: timedelta) -> GcService:

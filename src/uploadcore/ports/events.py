@@ -97,5 +97,8 @@ class WebhookSender(Protocol):
     ) -> SendOutcome:
         """POST `body` with `headers`, giving up after `timeout` seconds in all."""
 
+    async def aclose(self) -> None:
+        """Release connections; the sender may be used again afterwards."""
+
 
 __all__ = ["EventRecord", "Outbox", "SendOutcome", "WebhookSender"]

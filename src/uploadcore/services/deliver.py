@@ -130,7 +130,8 @@ class DeliverWebhooks:
                 continue  # more may be due
             await _first_of(stop, self._wake, self.policy.poll.total_seconds())
         if flying:
-            await asyncio.wait(flying, timeout=self.policy.lease.total_seconds())
+            await asyncio.wait(flying, timeout=self.policy.timeout.total_seconds())
+        await self.sender.aclose()
 
     async def _claim_safely(self, limit: int, skip: tuple[str, ...]) -> list[Claimed]:
         try:

@@ -32,6 +32,9 @@ class ScriptedSender:
         status = self.script.pop(0) if self.script else 200
         return SendOutcome(status, None if status else "connection refused")
 
+    async def aclose(self) -> None:
+        pass
+
 
 @pytest.fixture
 def world(clock: FakeClock) -> World:
