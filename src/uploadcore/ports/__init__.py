@@ -12,6 +12,7 @@ from uploadcore.ports.blobs import (
     ServesFiles,
 )
 from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.events import EventRecord, Outbox, SendOutcome, WebhookSender
 from uploadcore.ports.gc import GcQueries, GcRepository, Keyset, SweepsLeftovers
 from uploadcore.ports.repository import UploadRepository, UserAccount, UserRepository
 from uploadcore.ports.signer import Signer, TokenClaims
@@ -20,14 +21,17 @@ __all__ = [
     "Authenticator",
     "BlobStore",
     "Clock",
+    "EventRecord",
     "GcQueries",
     "GcRepository",
     "IdGenerator",
     "Keyset",
+    "Outbox",
     "PartWriter",
     "PreparedUpload",
     "PresignsUrls",
     "ReceivesParts",
+    "SendOutcome",
     "ServesFiles",
     "Signer",
     "SweepsLeftovers",
@@ -35,4 +39,5 @@ __all__ = [
     "UploadRepository",
     "UserAccount",
     "UserRepository",
+    "WebhookSender",
 ]
