@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import uploadcore
+from uploadcore.entrypoints.links import HttpLinks
 
 README = Path(__file__).parents[3] / "README.md"
 
@@ -56,7 +57,7 @@ def test_the_hooks_example_rejects_executables_and_hears_completions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     example = run_example(2, tmp_path, monkeypatch)
-    core, links = example["core"], uploadcore.HttpLinks("http://localhost")
+    core, links = example["core"], HttpLinks("http://localhost")
     alice = uploadcore.Principal("alice")
     exe = uploadcore.NewUpload("setup.exe", 5, "application/octet-stream", 1, 5)
     with pytest.raises(uploadcore.Rejected, match="executables are not accepted"):
