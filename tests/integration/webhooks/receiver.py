@@ -35,6 +35,11 @@ class Received:
         return Counter({i: n for i, n in Counter(self.webhook_ids).items() if n > 1})
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a worker opens up to 64 connections at once
+    daemon_threads = True
+
+
 class Receiver:
     """Answers 204 to each verified delivery, or 500 to the next `fail_next` of them."""
 
@@ -44,8 +49,7 @@ class Receiver:
         self.fail_next = 0
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -54,6 +58,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 status = receiver.take(body, dict(self.headers.items()))
