@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -20,12 +21,14 @@ from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine, upgrade
 from uploadcore.domain.errors import StorageUnavailable, UploadcoreError
+from uploadcore.domain.events import EventType, RetryPolicy
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.events import Outbox, WebhookSender
 from uploadcore.ports.gc import GcRepository
 from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository, UploadTokenRepository, UserRepository
@@ -33,10 +36,12 @@ from uploadcore.ports.signer import Signer
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.complete import CompleteUpload
+from uploadcore.services.deliver import DeliverWebhooks, DeliveryPolicy
 from uploadcore.services.download import OpenDownload
+from uploadcore.services.events import EventHandler, EventHooks, Events
 from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
 from uploadcore.services.gc import GcService
-from uploadcore.services.initiate import InitiateUpload
+from uploadcore.services.initiate import BeforeInitiate, InitiateUpload
 from uploadcore.services.listing import ListFiles
 from uploadcore.services.receive_part import ReceivePart
 from uploadcore.services.records import ReceivedParts, UploadPolicy
@@ -48,6 +53,7 @@ from uploadcore.services.upload_tokens import (
 )
 from uploadcore.services.urls import Urls
 from uploadcore.services.users import ApiKeyAuthenticator
+from uploadcore.services.webhooks import ManageWebhooks
 from uploadcore.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -99,7 +105,11 @@ class Uploadcore:
     urls: Urls
     users: UserRepository
     authenticator: Authenticator
+    #: Webhook endpoints and events; None when the repository keeps no outbox.
+    webhooks: ManageWebhooks | None
+    hooks: EventHooks
     _gc: Callable[[GcPolicy], GcService]
+    _deliverer: Callable[[WebhookSender], DeliverWebhooks] | None
     health: Callable[[], None] = field(default=lambda: None)
     close: Callable[[], None] = field(default=lambda: None)
     # False when `authenticator.authenticate` and the repository's `get` never wait
@@ -109,6 +119,33 @@ class Uploadcore:
     def file_url(self, upload: Upload, links: Links) -> str | None:
         """A URL that fetches the completed file as it is; None before completion."""
         return self.urls.file(upload, links)
+
+    def on(self, type: EventType | str | None, handler: EventHandler) -> EventHandler:
+        """Run `handler(event)` after each committed event of `type` (every type when None).
+
+        It runs in the thread that made the change, once the change is kept; its
+        exceptions are logged and go no further. Returns the handler.
+        """
+        return self.hooks.on(type, handler)
+
+    def before_initiate(self, check: BeforeInitiate) -> BeforeInitiate:
+        """Run `check(principal, new_upload)` before each upload is created, blocking it.
+
+        It returns None to let the upload through, or a reason to reject it: the
+        client gets 403 `rejected` with the reason as the detail. Returns the check.
+        """
+        self.initiate.checks.append(check)
+        return check
+
+    def deliverer(self, sender: WebhookSender | None = None) -> DeliverWebhooks:
+        """The webhook delivery worker, sending through `sender` (httpx by default)."""
+        if self._deliverer is None:
+            raise UploadcoreError("this repository keeps no outbox: nothing to deliver")
+        if sender is None:
+            from uploadcore.adapters.webhooks import HttpxWebhookSender  # httpx loads here
+
+            sender = HttpxWebhookSender()
+        return self._deliverer(sender)
 
     def gc(self, purge_after: timedelta) -> GcService:
         """The gc use case, purging aborted and failed records older than `purge_after`."""
@@ -189,7 +226,17 @@ def _compose(
     policy = policy_from(settings)
     urls = Urls(blobs, signer, clock, policy)
     received = ReceivedParts(repo, blobs)
-    aborter = Aborter(repo, blobs, clock)
+    events = Events(ids)
+    aborter = Aborter(repo, blobs, clock, events)
+    outbox = repo if isinstance(repo, Outbox) else None
+    delivery = DeliveryPolicy(
+        retry=RetryPolicy(settings.webhook_backoff, max_attempts=settings.webhook_max_attempts),
+        timeout=settings.webhook_timeout,
+    )
+
+    def deliverer(sender: WebhookSender, outbox: Outbox) -> DeliverWebhooks:
+        return DeliverWebhooks(outbox, sender, clock, delivery)
+
     if tokens is not None:  # upload tokens work whatever authenticates everyone else
         authenticator = UploadTokenAuthenticator(tokens, authenticator, clock)
 
@@ -201,7 +248,7 @@ def _compose(
     return Uploadcore(
         settings=settings,
         policy=policy,
-        initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy),
+        initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy, events),
         upload_state=GetUploadState(repo, received),
         refresh_urls=RefreshUrls(repo, received, urls, clock, policy),
         receive_part=(
@@ -209,20 +256,23 @@ def _compose(
             if isinstance(blobs, ReceivesParts)
             else None
         ),
-        complete=CompleteUpload(repo, blobs, received, clock, policy),
+        complete=CompleteUpload(repo, blobs, received, clock, policy, events),
         abort=AbortUpload(repo, aborter),
         force_abort=ForceAbort(repo, aborter),
         list_files=ListFiles(repo, signer, clock),
         get_file=GetFile(repo),
-        update_file=UpdateFile(repo, clock),
-        delete_file=DeleteFile(repo, aborter, clock),
+        update_file=UpdateFile(repo, clock, events),
+        delete_file=DeleteFile(repo, aborter, clock, events),
         open_download=OpenDownload(repo, blobs, urls) if isinstance(blobs, ServesFiles) else None,
         mint_upload_token=None if tokens is None else MintUploadToken(tokens, clock, ids),
         revoke_upload_token=None if tokens is None else RevokeUploadToken(tokens, clock),
         urls=urls,
         users=users,
         authenticator=authenticator,
+        webhooks=None if outbox is None else ManageWebhooks(outbox, clock, ids),
+        hooks=events.hooks,
         _gc=gc,
+        _deliverer=None if outbox is None else functools.partial(deliverer, outbox=outbox),
         health=health,
         close=close,
         reads_block=reads_block,

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.adapters.memory_outbox import InMemoryOutbox
 from uploadcore.adapters.memory_tokens import InMemoryTokens
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
@@ -29,10 +30,11 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository(InMemoryTokens):
-    """The upload, user and upload-token repositories in dictionaries, behind one lock."""
+class InMemoryRepository(InMemoryOutbox, InMemoryTokens):
+    """The upload, user and upload-token repositories and the outbox, behind one lock."""
 
     def __init__(self) -> None:
+        super().__init__()
         # Re-entrant: a unit of work holds it while the methods it calls take it again.
         self._lock = threading.RLock()
         self._uploads: dict[str, Upload] = {}
@@ -53,10 +55,12 @@ class InMemoryRepository(InMemoryTokens):
                 dict(self._keys),
                 dict(self._tokens),
             )
+            outbox = self._outbox_state()
             try:
                 yield self
             except BaseException:
                 self._uploads, self._parts, self._users, self._keys, self._tokens = saved
+                self._restore_outbox(outbox)
                 raise
 
     def add(self, upload: Upload) -> None:

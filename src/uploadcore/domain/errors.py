@@ -31,6 +31,7 @@ __all__ = [
     "PartSizeMismatch",
     "PartTooLarge",
     "PartsIncomplete",
+    "Rejected",
     "StorageUnavailable",
     "TokenExpired",
     "TokenInvalid",
@@ -154,6 +155,13 @@ class TokenLimitReached(Forbidden):
 
 class NotOwner(Forbidden):
     pass
+
+
+class Rejected(Forbidden):
+    """An embedder's `before_initiate` hook refused the upload; the detail is its reason."""
+
+    code = "rejected"
+    title = "Rejected"
 
 
 class TokenMissing(Forbidden):

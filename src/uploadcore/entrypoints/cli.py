@@ -369,3 +369,11 @@ def upload(
         _echo_json(reports.upload_json(result))
     else:
         click.echo("\n".join(reports.upload_lines(result)))
+
+
+# -- events and webhooks (their own module; registered here) ---------------------------
+
+from uploadcore.entrypoints.cli_webhooks import deliver, events, webhooks  # noqa: E402
+
+for _command in (webhooks, events, deliver):
+    main.add_command(_command)

@@ -12,6 +12,7 @@ from uploadcore.ports.blobs import (
     ServesFiles,
 )
 from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.events import EventRecord, Outbox, SendOutcome, WebhookSender
 from uploadcore.ports.gc import GcQueries, GcRepository, Keyset, SweepsLeftovers
 from uploadcore.ports.links import Links
 from uploadcore.ports.repository import (
@@ -26,15 +27,18 @@ __all__ = [
     "Authenticator",
     "BlobStore",
     "Clock",
+    "EventRecord",
     "GcQueries",
     "GcRepository",
     "IdGenerator",
     "Keyset",
     "Links",
+    "Outbox",
     "PartWriter",
     "PreparedUpload",
     "PresignsUrls",
     "ReceivesParts",
+    "SendOutcome",
     "ServesFiles",
     "Signer",
     "SweepsLeftovers",
@@ -43,4 +47,5 @@ __all__ = [
     "UploadTokenRepository",
     "UserAccount",
     "UserRepository",
+    "WebhookSender",
 ]

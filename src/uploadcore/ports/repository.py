@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Self, runtime_checkable
 
+from uploadcore.domain.events import Event
 from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
@@ -32,6 +33,13 @@ class UploadRepository(Protocol):
         outside the block never see a part of its changes. Use it where a state
         change and whatever belongs with it must be written together. Keep the
         block short and free of storage calls: it may hold a database write lock.
+        """
+
+    def add_event(self, event: Event) -> None:
+        """Write an event to the outbox, and a delivery due now to each endpoint wanting it.
+
+        Call it inside the `transaction` of the change the event describes: the
+        event is then kept exactly when the change is.
         """
 
     def add(self, upload: Upload) -> None:

@@ -6,12 +6,14 @@ import logging
 from dataclasses import dataclass, field
 
 from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.events import EventType
 from uploadcore.domain.gc import Leftover
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.gc import SweepsLeftovers
 from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.events import Events
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class Aborter:
     repo: UploadRepository
     blobs: BlobStore
     clock: Clock
+    events: Events
     # Checked once: a Protocol isinstance costs more than the work it guards, per upload.
     sweeper: SweepsLeftovers | None = field(init=False, repr=False, compare=False)
 
@@ -44,14 +47,21 @@ class Aborter:
         A compare-and-set, retried while a racing request moves the upload on
         (pending to uploading): so exactly one of racing completes and aborts
         wins, and a terminal status is never overwritten. UploadNotFound if the
-        record vanished meanwhile. Its storage is not freed: see `free`.
+        record vanished meanwhile. Its storage is not freed: see `free`. The
+        abort's `upload.aborted` event is written in its transaction.
         """
         while not upload.status.is_terminal:
             with self.repo.transaction() as tx:
-                if tx.set_status(upload.id, upload.status, UploadStatus.ABORTED, self.clock.now()):
-                    log.info("upload %s (owner %s) aborted by %s", upload.id, upload.owner, by)
-                    return Stopped(_reread(tx, upload.id), aborted_now=True)
-                upload = _reread(tx, upload.id)
+                now = self.clock.now()
+                if tx.set_status(upload.id, upload.status, UploadStatus.ABORTED, now):
+                    event = self.events.record(tx, EventType.UPLOAD_ABORTED, upload.id, now)
+                    stopped = Stopped(_reread(tx, upload.id), aborted_now=True)
+                else:
+                    upload, stopped = _reread(tx, upload.id), None
+            if stopped is not None:
+                log.info("upload %s (owner %s) aborted by %s", upload.id, upload.owner, by)
+                self.events.committed(event)
+                return stopped
         return Stopped(upload, aborted_now=False)
 
     def free(self, upload: Upload) -> None:

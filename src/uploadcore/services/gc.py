@@ -20,6 +20,7 @@ from datetime import datetime
 from itertools import islice
 
 from uploadcore.domain.errors import UploadcoreError
+from uploadcore.domain.events import EventType
 from uploadcore.domain.gc import (
     PURGEABLE,
     AbortExpired,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 IN_PROGRESS = (UploadStatus.PENDING, UploadStatus.UPLOADING)
+UPLOAD_ABORTED = EventType.UPLOAD_ABORTED
 
 
 @dataclass
@@ -150,7 +152,12 @@ class GcService:
                 self.aborter.bytes_held(u, storage.get(u.id)) for u in uploads
             )
             return
-        won = self.repo.abort_expired([u.id for u in uploads], now)
+        events = self.aborter.events
+        with self.repo.transaction() as tx:
+            won = tx.abort_expired([u.id for u in uploads], now)
+            # One `upload.aborted` per upload this batch aborted, kept with its abort.
+            aborted = [events.record(tx, UPLOAD_ABORTED, i, now) for i in sorted(won)]
+        events.committed(*aborted)
         for upload in uploads:
             if upload.id not in won:
                 report.skipped += 1

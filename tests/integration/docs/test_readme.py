@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import uploadcore
+from uploadcore.entrypoints.links import HttpLinks
 
 README = Path(__file__).parents[3] / "README.md"
 
@@ -50,3 +51,17 @@ def test_the_in_memory_example_completes_an_upload(
     example = run_example(1, tmp_path, monkeypatch)
     assert example["done"].status is uploadcore.UploadStatus.COMPLETED
     assert example["done"].etag == uploadcore.multipart_etag([example["part"].etag])
+
+
+def test_the_hooks_example_rejects_executables_and_hears_completions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = run_example(2, tmp_path, monkeypatch)
+    core, links = example["core"], HttpLinks("http://localhost")
+    alice = uploadcore.Principal("alice")
+    exe = uploadcore.NewUpload("setup.exe", 5, "application/octet-stream", 1, 5)
+    with pytest.raises(uploadcore.Rejected, match="executables are not accepted"):
+        core.initiate(alice, exe, links)
+    started = core.initiate(alice, uploadcore.NewUpload("a.txt", 5, "text/plain", 1, 5), links)
+    core.abort(alice, started.upload.id)
+    assert example["scans"] == []

@@ -18,6 +18,7 @@ from tests.integration.s3.conftest import PART, S3Endpoint, s3_settings
 from tests.integration.s3.support import StartResponse, WsgiApp
 
 from uploadcore import bootstrap
+from uploadcore.adapters.clock import RandomIds
 from uploadcore.adapters.memory import FakeClock
 from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.gc import GcPolicy
@@ -27,6 +28,7 @@ from uploadcore.entrypoints.http.app import create_app
 from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.ports.gc import GcRepository
 from uploadcore.services.aborting import Aborter
+from uploadcore.services.events import Events
 from uploadcore.services.gc import GcService
 from uploadcore.services.initiate import NewUpload
 from uploadcore.services.users import create_user
@@ -179,7 +181,8 @@ def test_gc_on_s3_goes_by_the_parts_s3_received_under_a_one_second_upload_expire
     repo, blobs = short.complete.repo, short.complete.blobs
     assert isinstance(repo, GcRepository)
     policy = GcPolicy(leftover_age=SECOND, upload_expires_in=SECOND)
-    gc = GcService(repo, Aborter(repo, blobs, world.clock), world.clock, policy)
+    aborter = Aborter(repo, blobs, world.clock, Events(RandomIds()))
+    gc = GcService(repo, aborter, world.clock, policy)
 
     world.clock.current = last_part + SECOND / 2
     during = gc.collect()

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 
 from uploadcore.adapters.sql import gc
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
+from uploadcore.adapters.sql.outbox import SqlOutbox
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
 from uploadcore.adapters.sql.tokens import TokenQueries
@@ -45,8 +46,8 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class SqlAlchemyRepository(TokenQueries):
-    """Uploads, parts (one row each), users and upload tokens in a relational database."""
+class SqlAlchemyRepository(SqlOutbox, TokenQueries):
+    """Uploads, parts (one row each), users, upload tokens and the outbox in a database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -106,6 +107,13 @@ class SqlAlchemyRepository(TokenQueries):
             if _unreachable(error):
                 raise StorageUnavailable("the database is unavailable; retry shortly") from error
             raise
+
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        with self.transaction() as tx:
+            if tx._connection is None:  # pragma: no cover - transaction() always binds one
+                raise RuntimeError("no connection in a unit of work")
+            yield tx._connection
 
     def _uploads(self, query: Select[Any]) -> list[Upload]:
         """The uploads a SELECT of whole `files` rows reads."""
