@@ -70,6 +70,11 @@ def postgres_database() -> Iterator[str]:
 def postgres_engine(postgres_database: str) -> Iterator[Engine]:
     engine = make_engine(postgres_database)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE parts, files, users CASCADE"))
+        connection.execute(
+            text(
+                "TRUNCATE parts, files, users, upload_tokens, deliveries, events,"
+                " webhook_endpoints CASCADE"
+            )
+        )
     yield engine
     engine.dispose()

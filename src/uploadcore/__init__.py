@@ -25,6 +25,7 @@ _LAZY = {
     "SystemClock": "uploadcore.adapters.clock",
     "RandomIds": "uploadcore.adapters.clock",
     "LocalDiskBlobStore": "uploadcore.adapters.local",
+    "HttpxWebhookSender": "uploadcore.adapters.webhooks",
     "S3BlobStore": "uploadcore.adapters.s3",
     "ItsDangerousSigner": "uploadcore.adapters.signer",
     "SqlAlchemyRepository": "uploadcore.adapters.sql",
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from uploadcore.adapters.s3 import S3BlobStore
     from uploadcore.adapters.signer import ItsDangerousSigner
     from uploadcore.adapters.sql import SqlAlchemyRepository
+    from uploadcore.adapters.webhooks import HttpxWebhookSender
     from uploadcore.bootstrap import Uploadcore, build, prepare
     from uploadcore.entrypoints.http.app import create_app
     from uploadcore.entrypoints.links import HttpLinks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import os
 import secrets
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import OperationalError
 
@@ -18,29 +21,39 @@ from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine, upgrade
 from uploadcore.domain.errors import StorageUnavailable, UploadcoreError
+from uploadcore.domain.events import EventType, RetryPolicy
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.events import Outbox, WebhookSender
 from uploadcore.ports.gc import GcRepository
 from uploadcore.ports.links import Links
-from uploadcore.ports.repository import UploadRepository, UserRepository
+from uploadcore.ports.repository import UploadRepository, UploadTokenRepository, UserRepository
 from uploadcore.ports.signer import Signer
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.complete import CompleteUpload
+from uploadcore.services.deliver import DeliverWebhooks, DeliveryPolicy
 from uploadcore.services.download import OpenDownload
+from uploadcore.services.events import EventHandler, EventHooks, Events
 from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
 from uploadcore.services.gc import GcService
-from uploadcore.services.initiate import InitiateUpload
+from uploadcore.services.initiate import BeforeInitiate, InitiateUpload
 from uploadcore.services.listing import ListFiles
 from uploadcore.services.receive_part import ReceivePart
 from uploadcore.services.records import ReceivedParts, UploadPolicy
 from uploadcore.services.resume import GetUploadState, RefreshUrls
+from uploadcore.services.upload_tokens import (
+    MintUploadToken,
+    RevokeUploadToken,
+    UploadTokenAuthenticator,
+)
 from uploadcore.services.urls import Urls
 from uploadcore.services.users import ApiKeyAuthenticator
+from uploadcore.services.webhooks import ManageWebhooks
 from uploadcore.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -61,6 +74,7 @@ class Adapters(TypedDict, total=False):
     clock: Clock
     ids: IdGenerator
     authenticator: Authenticator
+    tokens: UploadTokenRepository
 
 
 @dataclass(frozen=True)
@@ -86,10 +100,16 @@ class Uploadcore:
     update_file: UpdateFile
     delete_file: DeleteFile
     open_download: OpenDownload | None
+    mint_upload_token: MintUploadToken | None  # None when the repository keeps no tokens
+    revoke_upload_token: RevokeUploadToken | None
     urls: Urls
     users: UserRepository
     authenticator: Authenticator
+    #: Webhook endpoints and events; None when the repository keeps no outbox.
+    webhooks: ManageWebhooks | None
+    hooks: EventHooks
     _gc: Callable[[GcPolicy], GcService]
+    _deliverer: Callable[[WebhookSender], DeliverWebhooks] | None
     health: Callable[[], None] = field(default=lambda: None)
     close: Callable[[], None] = field(default=lambda: None)
     # False when `authenticator.authenticate` and the repository's `get` never wait
@@ -99,6 +119,33 @@ class Uploadcore:
     def file_url(self, upload: Upload, links: Links) -> str | None:
         """A URL that fetches the completed file as it is; None before completion."""
         return self.urls.file(upload, links)
+
+    def on(self, type: EventType | str | None, handler: EventHandler) -> EventHandler:
+        """Run `handler(event)` after each committed event of `type` (every type when None).
+
+        It runs in the thread that made the change, once the change is kept; its
+        exceptions are logged and go no further. Returns the handler.
+        """
+        return self.hooks.on(type, handler)
+
+    def before_initiate(self, check: BeforeInitiate) -> BeforeInitiate:
+        """Run `check(principal, new_upload)` before each upload is created, blocking it.
+
+        It returns None to let the upload through, or a reason to reject it: the
+        client gets 403 `rejected` with the reason as the detail. Returns the check.
+        """
+        self.initiate.checks.append(check)
+        return check
+
+    def deliverer(self, sender: WebhookSender | None = None) -> DeliverWebhooks:
+        """The webhook delivery worker, sending through `sender` (httpx2 by default)."""
+        if self._deliverer is None:
+            raise UploadcoreError("this repository keeps no outbox: nothing to deliver")
+        if sender is None:
+            from uploadcore.adapters.webhooks import HttpxWebhookSender  # httpx2 loads here
+
+            sender = HttpxWebhookSender()
+        return self._deliverer(sender)
 
     def gc(self, purge_after: timedelta) -> GcService:
         """The gc use case, purging aborted and failed records older than `purge_after`."""
@@ -135,6 +182,7 @@ def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
     elif isinstance(repo, SqlAlchemyRepository):
         health = repo.ping  # /healthz checks the database an embedder hands us too
     users = given.get("users") or _users_of(repo)
+    tokens = given.get("tokens") or _tokens_of(repo)
     authenticator = given.get("authenticator")
     # The default authenticator reads through `users`; one given to us may do anything.
     reads_block = not (
@@ -152,6 +200,7 @@ def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
         given.get("clock") or SystemClock(),
         given.get("ids") or RandomIds(),
         authenticator or ApiKeyAuthenticator(users),
+        tokens,
         health=health,
         close=close,
         reads_block=reads_block,
@@ -167,6 +216,7 @@ def _compose(
     clock: Clock,
     ids: IdGenerator,
     authenticator: Authenticator,
+    tokens: UploadTokenRepository | None,
     *,
     health: Callable[[], None],
     close: Callable[[], None],
@@ -176,7 +226,19 @@ def _compose(
     policy = policy_from(settings)
     urls = Urls(blobs, signer, clock, policy)
     received = ReceivedParts(repo, blobs)
-    aborter = Aborter(repo, blobs, clock)
+    events = Events(ids)
+    aborter = Aborter(repo, blobs, clock, events)
+    outbox = repo if isinstance(repo, Outbox) else None
+    delivery = DeliveryPolicy(
+        retry=RetryPolicy(settings.webhook_backoff, max_attempts=settings.webhook_max_attempts),
+        timeout=settings.webhook_timeout,
+    )
+
+    def deliverer(sender: WebhookSender, outbox: Outbox) -> DeliverWebhooks:
+        return DeliverWebhooks(outbox, sender, clock, delivery)
+
+    if tokens is not None:  # upload tokens work whatever authenticates everyone else
+        authenticator = UploadTokenAuthenticator(tokens, authenticator, clock)
 
     def gc(gc_policy: GcPolicy) -> GcService:
         if not isinstance(repo, GcRepository):
@@ -186,7 +248,7 @@ def _compose(
     return Uploadcore(
         settings=settings,
         policy=policy,
-        initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy),
+        initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy, events),
         upload_state=GetUploadState(repo, received),
         refresh_urls=RefreshUrls(repo, received, urls, clock, policy),
         receive_part=(
@@ -194,18 +256,23 @@ def _compose(
             if isinstance(blobs, ReceivesParts)
             else None
         ),
-        complete=CompleteUpload(repo, blobs, received, clock, policy),
+        complete=CompleteUpload(repo, blobs, received, clock, policy, events),
         abort=AbortUpload(repo, aborter),
         force_abort=ForceAbort(repo, aborter),
         list_files=ListFiles(repo, signer, clock),
         get_file=GetFile(repo),
-        update_file=UpdateFile(repo, clock),
-        delete_file=DeleteFile(repo, aborter, clock),
+        update_file=UpdateFile(repo, clock, events),
+        delete_file=DeleteFile(repo, aborter, clock, events),
         open_download=OpenDownload(repo, blobs, urls) if isinstance(blobs, ServesFiles) else None,
+        mint_upload_token=None if tokens is None else MintUploadToken(tokens, clock, ids),
+        revoke_upload_token=None if tokens is None else RevokeUploadToken(tokens, clock),
         urls=urls,
         users=users,
         authenticator=authenticator,
+        webhooks=None if outbox is None else ManageWebhooks(outbox, clock, ids),
+        hooks=events.hooks,
         _gc=gc,
+        _deliverer=None if outbox is None else functools.partial(deliverer, outbox=outbox),
         health=health,
         close=close,
         reads_block=reads_block,
@@ -274,6 +341,12 @@ def s3_client(settings: Settings) -> S3Client:
     style = settings.aws_s3_addressing_style
     if style == "auto" and settings.aws_s3_endpoint_url:
         style = "path"
+    if style == "virtual" and _is_ip_endpoint(settings.aws_s3_endpoint_url):
+        log.warning(
+            "UPLOADCORE_AWS_S3_ADDRESSING_STYLE=virtual, but the endpoint %s is an IP "
+            "address, which has no bucket subdomains: boto3 addresses it path-style",
+            settings.aws_s3_endpoint_url,
+        )
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": style},
@@ -291,6 +364,19 @@ def s3_client(settings: Settings) -> S3Client:
         endpoint_url=settings.aws_s3_endpoint_url,
         config=config,
     )
+
+
+def _tokens_of(repo: UploadRepository) -> UploadTokenRepository | None:
+    return repo if isinstance(repo, UploadTokenRepository) else None
+
+
+def _is_ip_endpoint(url: str | None) -> bool:
+    host = urlsplit(url).hostname if url else None
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _users_of(repo: UploadRepository) -> UserRepository:

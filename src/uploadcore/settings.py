@@ -71,6 +71,11 @@ class Settings:
     aws_s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     aws_s3_key_prefix: str = "uploadcore/"
     public_base_url: str | None = None
+    # Webhooks: one POST gives up after `webhook_timeout`; retries wait `webhook_backoff`,
+    # doubling (at most an hour), until `webhook_max_attempts` tries in all.
+    webhook_timeout: timedelta = timedelta(seconds=10)
+    webhook_backoff: timedelta = timedelta(seconds=5)
+    webhook_max_attempts: int = 12
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -234,4 +239,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "aws_s3_addressing_style": _one_of("auto", "path", "virtual"),
     "aws_s3_key_prefix": str,
     "public_base_url": _url,
+    "webhook_timeout": _positive_duration,
+    "webhook_backoff": _positive_duration,
+    "webhook_max_attempts": _count,
 }

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from uploadcore.entrypoints.client.api import Api, ApiError, ClientError, Stopped, problem_of
@@ -19,20 +19,20 @@ from uploadcore.entrypoints.client.urls import PartUrls
 
 NO_WAIT = RetryPolicy(attempts=4, base=0, cap=0)
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx2.Request], httpx2.Response]
 
 
-def api_answering(*answers: httpx.Response | Exception, policy: RetryPolicy = NO_WAIT) -> Api:
+def api_answering(*answers: httpx2.Response | Exception, policy: RetryPolicy = NO_WAIT) -> Api:
     """An Api whose server gives these answers in turn (an exception: the connection fails)."""
     queue = list(answers)
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         answer = queue.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    http = httpx.Client(transport=httpx.MockTransport(handle))
+    http = httpx2.Client(transport=httpx2.MockTransport(handle))
     return Api("http://uploads.test/", "uc_key", http, policy)
 
 
@@ -44,8 +44,8 @@ def closing() -> Iterator[list[Api]]:
         api.http.close()
 
 
-def problem(status: int, code: str, detail: str) -> httpx.Response:
-    return httpx.Response(status, json={"status": status, "code": code, "detail": detail})
+def problem(status: int, code: str, detail: str) -> httpx2.Response:
+    return httpx2.Response(status, json={"status": status, "code": code, "detail": detail})
 
 
 # -- plans -----------------------------------------------------------------------------
@@ -111,10 +111,10 @@ def test_a_stopped_upload_stops_reading_at_once(tmp_path: Path) -> None:
 
 def test_connection_errors_5xx_and_429_are_tried_again(closing: list[Api]) -> None:
     api = api_answering(
-        httpx.ConnectError("refused"),
-        httpx.Response(503),
-        httpx.Response(429, headers={"Retry-After": "0"}),
-        httpx.Response(201, json={"file_obj": {"id": "f1"}}),
+        httpx2.ConnectError("refused"),
+        httpx2.Response(503),
+        httpx2.Response(429, headers={"Retry-After": "0"}),
+        httpx2.Response(201, json={"file_obj": {"id": "f1"}}),
     )
     closing.append(api)
 
@@ -137,7 +137,7 @@ def test_a_client_error_is_not_tried_again_and_names_the_server_s_reason(
 
 
 def test_giving_up_says_how_often_and_the_last_reason(closing: list[Api]) -> None:
-    api = api_answering(*[httpx.Response(502, text="bad gateway")] * 4)
+    api = api_answering(*[httpx2.Response(502, text="bad gateway")] * 4)
     closing.append(api)
 
     with pytest.raises(ClientError, match=r"after 4 tries: HTTP 502: bad gateway"):
@@ -145,7 +145,7 @@ def test_giving_up_says_how_often_and_the_last_reason(closing: list[Api]) -> Non
 
 
 def test_a_url_no_retry_fixes_fails_at_once(closing: list[Api]) -> None:
-    api = api_answering(httpx.UnsupportedProtocol("no scheme"))
+    api = api_answering(httpx2.UnsupportedProtocol("no scheme"))
     closing.append(api)
 
     with pytest.raises(ClientError, match="UnsupportedProtocol"):
@@ -153,7 +153,7 @@ def test_a_url_no_retry_fixes_fails_at_once(closing: list[Api]) -> None:
 
 
 def test_a_stopped_api_tries_nothing_more(closing: list[Api]) -> None:
-    api = api_answering(httpx.Response(503))
+    api = api_answering(httpx2.Response(503))
     closing.append(api)
     api.stop.set()
 
@@ -165,7 +165,7 @@ def test_a_stopped_api_tries_nothing_more(closing: list[Api]) -> None:
     (504, True), (429, True), (408, True), (501, False), (507, False), (400, False),
     (403, False), (404, False), (409, False)])  # fmt: skip
 def test_which_answers_are_transient(status: int, transient: bool) -> None:
-    assert is_transient(httpx.Response(status)) is transient
+    assert is_transient(httpx2.Response(status)) is transient
 
 
 def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
@@ -182,10 +182,10 @@ def test_retry_after_is_read_as_seconds_or_a_date() -> None:
     date = "Wed, 21 Oct 2026 07:28:00 GMT"
     later = "Wed, 21 Oct 2026 07:28:07 GMT"
 
-    assert retry_after(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
-    assert retry_after(httpx.Response(503, headers={"Retry-After": later, "Date": date})) == 7.0
-    assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
-    assert retry_after(httpx.Response(503)) is None
+    assert retry_after(httpx2.Response(429, headers={"Retry-After": "3"})) == 3.0
+    assert retry_after(httpx2.Response(503, headers={"Retry-After": later, "Date": date})) == 7.0
+    assert retry_after(httpx2.Response(503, headers={"Retry-After": "soon"})) is None
+    assert retry_after(httpx2.Response(503)) is None
 
 
 # -- error messages -------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_retry_after_is_read_as_seconds_or_a_date() -> None:
 def test_an_s3_error_answer_is_read_from_its_xml() -> None:
     body = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
 
-    assert problem_of(httpx.Response(403, text=body)) == (
+    assert problem_of(httpx2.Response(403, text=body)) == (
         403,
         "AccessDenied",
         "Request has expired",
@@ -202,7 +202,7 @@ def test_an_s3_error_answer_is_read_from_its_xml() -> None:
 
 
 def test_an_answer_of_unknown_shape_still_makes_one_line() -> None:
-    status, code, detail = problem_of(httpx.Response(500, text="line one\nline two"))
+    status, code, detail = problem_of(httpx2.Response(500, text="line one\nline two"))
 
     assert (status, code, detail) == (500, None, "line one line two")
 

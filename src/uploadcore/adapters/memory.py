@@ -16,8 +16,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.adapters.memory_outbox import InMemoryOutbox
+from uploadcore.adapters.memory_tokens import InMemoryTokens
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
+from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
@@ -27,16 +30,18 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository:
-    """UploadRepository and UserRepository in dictionaries, behind one lock."""
+class InMemoryRepository(InMemoryOutbox, InMemoryTokens):
+    """The upload, user and upload-token repositories and the outbox, behind one lock."""
 
     def __init__(self) -> None:
+        super().__init__()
         # Re-entrant: a unit of work holds it while the methods it calls take it again.
         self._lock = threading.RLock()
         self._uploads: dict[str, Upload] = {}
         self._parts: dict[str, dict[int, ReceivedPart]] = {}
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
+        self._tokens: dict[str, UploadToken] = {}  # id -> token
 
     @contextmanager
     def transaction(self) -> Iterator[Self]:
@@ -48,11 +53,14 @@ class InMemoryRepository:
                 {file_id: dict(parts) for file_id, parts in self._parts.items()},
                 dict(self._users),
                 dict(self._keys),
+                dict(self._tokens),
             )
+            outbox = self._outbox_state()
             try:
                 yield self
             except BaseException:
-                self._uploads, self._parts, self._users, self._keys = saved
+                self._uploads, self._parts, self._users, self._keys, self._tokens = saved
+                self._restore_outbox(outbox)
                 raise
 
     def add(self, upload: Upload) -> None:

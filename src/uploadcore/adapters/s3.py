@@ -5,27 +5,28 @@ through presigned `UploadPart` URLs, S3 lists them (`ListParts`) and joins
 them (`CompleteMultipartUpload`). The object key is `{key_prefix}{file_id}`,
 chosen once at `prepare` and stored with the upload.
 
-S3's errors stop here. `NoSuchUpload` means S3 no longer knows the multipart
-upload: either a completion S3 accepted but whose answer was lost (the object
-is there, with the etag those parts make: MinIO answers a repeated complete
-with `NoSuchUpload`), or the parts are gone for good (`PartMissing`).
-Throttling, 5xx answers and connection failures become `StorageUnavailable`
-(retryable; nothing changed on our side).
+S3's errors stop here (read by meaning, see `s3_errors`). When S3 no longer
+knows the multipart upload (`NoSuchUpload`, or RGW's `NoSuchKey`), either a
+completion S3 accepted had its answer lost (`HeadObject` finds the object,
+with the etag those parts make), or the parts are gone for good
+(`PartMissing`). Throttling, 5xx answers and connection failures become
+`StorageUnavailable` (retryable; nothing changed on our side).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import ClientError
 
 from uploadcore.adapters import s3_leftovers
+from uploadcore.adapters.s3_errors import Refused, UploadGone, s3_errors, upload_gone
 from uploadcore.adapters.s3_presign import Presigner, UploadPartTarget
 from uploadcore.domain.errors import (
     EtagMismatch,
@@ -47,13 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # S3 refuses SigV4 URLs valid for longer
-_GONE = frozenset({"NoSuchUpload"})
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 _COMPLETION = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
-
-
-class _UploadGone(Exception):
-    """S3 no longer knows the multipart upload (NoSuchUpload)."""
 
 
 class S3BlobStore:
@@ -88,7 +84,7 @@ class S3BlobStore:
 
     def prepare(self, file_id: str, content_type: str) -> PreparedUpload:
         key = self.key_of(file_id)
-        with _s3_errors(f"start the multipart upload of file {file_id}"):
+        with self._errors(f"start the multipart upload of file {file_id}"):
             answer = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=content_type
             )
@@ -99,7 +95,7 @@ class S3BlobStore:
             return []
         try:
             return self._list_parts(upload)
-        except _UploadGone:
+        except UploadGone:
             raise PartMissing(
                 f"storage no longer holds the multipart upload of file {upload.id}"
             ) from None
@@ -110,7 +106,7 @@ class S3BlobStore:
         try:
             _check_stored(upload, parts, self._list_parts(upload))
             return self._complete(upload, parts)
-        except _UploadGone:
+        except UploadGone:
             return self._completed_before(upload, parts)
 
     def release_parts(self, upload: Upload) -> None:
@@ -120,11 +116,11 @@ class S3BlobStore:
         if not upload.upload_id:
             return
         try:
-            with _s3_errors(f"abort the multipart upload of file {upload.id}"):
+            with self._errors(f"abort the multipart upload of file {upload.id}"):
                 self.client.abort_multipart_upload(
                     Bucket=self.bucket, Key=upload.storage_key, UploadId=upload.upload_id
                 )
-        except _UploadGone:
+        except UploadGone:
             # Already gone; perhaps completed by a try whose answer was lost, so
             # an aborted upload must not leave an object behind either.
             self.delete(upload)
@@ -132,14 +128,14 @@ class S3BlobStore:
     def delete(self, upload: Upload) -> None:
         if not upload.storage_key:
             return
-        with _s3_errors(f"delete file {upload.id}"):
+        with self._errors(f"delete file {upload.id}"):
             self.client.delete_object(Bucket=self.bucket, Key=upload.storage_key)
 
     # -- SweepsLeftovers (for gc; see s3_leftovers.py) -------------------------
 
     def leftovers(self, older_than: datetime) -> Iterator[Leftover]:
         """Multipart uploads under the key prefix initiated at or before `older_than`."""
-        with _s3_errors("list the multipart uploads under the key prefix"):
+        with self._errors("list the multipart uploads under the key prefix"):
             listing = s3_leftovers.multipart_uploads(
                 self.client, self.bucket, self.key_prefix, older_than
             )
@@ -149,7 +145,7 @@ class S3BlobStore:
                         self.client, self.bucket, found.key, found.upload_id
                     )
                 except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") in _GONE:
+                    if upload_gone(error):
                         continue  # aborted or completed since the page was listed
                     raise
                 yield Leftover(
@@ -170,14 +166,14 @@ class S3BlobStore:
             return None
         action = f"abort the abandoned multipart upload {leftover.key}"
         try:
-            with _s3_errors(action):
+            with self._errors(action):
                 held = s3_leftovers.parts_summary(
                     self.client, self.bucket, leftover.key, leftover.upload_id
                 )
                 self.client.abort_multipart_upload(
                     Bucket=self.bucket, Key=leftover.key, UploadId=leftover.upload_id
                 )
-        except _UploadGone:
+        except UploadGone:
             return None
         return held.size
 
@@ -186,11 +182,11 @@ class S3BlobStore:
         if not upload.upload_id:
             return None
         try:
-            with _s3_errors(f"list the parts of file {upload.id}"):
+            with self._errors(f"list the parts of file {upload.id}"):
                 summary = s3_leftovers.parts_summary(
                     self.client, self.bucket, upload.storage_key, upload.upload_id
                 )
-        except _UploadGone:
+        except UploadGone:
             return None
         return Leftover(
             s3_leftovers.MULTIPART_UPLOAD,
@@ -209,7 +205,7 @@ class S3BlobStore:
             self.bucket, upload.storage_key, upload.upload_id, _seconds(expires_in)
         )
         parts = [(n, upload.plan.size_of(n)) for n in part_numbers]
-        with _s3_errors(f"presign part URLs of file {upload.id}"):
+        with self._errors(f"presign part URLs of file {upload.id}"):
             return self.presigner.part_urls(target, parts, now)
 
     def file_url(self, upload: Upload, now: datetime, expires_in: timedelta) -> str:
@@ -220,17 +216,22 @@ class S3BlobStore:
             "Key": upload.storage_key,
             "ResponseContentDisposition": content_disposition(upload.file_name),
         }
-        with _s3_errors(f"presign the URL of file {upload.id}"):
+        with self._errors(f"presign the URL of file {upload.id}"):
             return self.presigner.get_url(params, _seconds(expires_in), now)
 
     # -- helpers --------------------------------------------------------------
+
+    def _errors(
+        self, action: str, refusals: frozenset[str] = frozenset()
+    ) -> AbstractContextManager[None]:
+        return s3_errors(action, refusals, bucket=self.bucket)
 
     def _list_parts(self, upload: Upload) -> list[ReceivedPart]:
         """Every part S3 holds, page by page (1,000 parts a page)."""
         parts: list[ReceivedPart] = []
         marker = 0
         while True:
-            with _s3_errors(f"list the parts of file {upload.id}"):
+            with self._errors(f"list the parts of file {upload.id}"):
                 page = self.client.list_parts(
                     Bucket=self.bucket,
                     Key=upload.storage_key,
@@ -252,14 +253,14 @@ class S3BlobStore:
             {"PartNumber": p.part_number, "ETag": f'"{normalize_etag(p.etag)}"'} for p in parts
         ]
         try:
-            with _s3_errors(f"complete the multipart upload of file {upload.id}", _COMPLETION):
+            with self._errors(f"complete the multipart upload of file {upload.id}", _COMPLETION):
                 answer = self.client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=upload.storage_key,
                     UploadId=upload.upload_id,
                     MultipartUpload={"Parts": listed},
                 )
-        except _Refused as refused:
+        except Refused as refused:
             raise _completion_error(upload, refused.code) from None
         etag = normalize_etag(answer.get("ETag", ""))
         log.info("file %s: S3 completed %d parts, etag %s", upload.id, len(parts), etag)
@@ -275,9 +276,9 @@ class S3BlobStore:
         expected = multipart_etag([p.etag for p in parts])
         size = sum(p.size for p in parts)
         try:
-            with _s3_errors(f"look for the object of file {upload.id}", _NOT_FOUND):
+            with self._errors(f"look for the object of file {upload.id}", _NOT_FOUND):
                 head = self.client.head_object(Bucket=self.bucket, Key=upload.storage_key)
-        except _Refused:
+        except Refused:
             pass  # no object: the parts are gone
         else:
             etag = normalize_etag(head.get("ETag", ""))
@@ -342,57 +343,3 @@ def _seconds(expires_in: timedelta) -> int:
     if not 1 <= seconds <= MAX_PRESIGN_SECONDS:
         raise ValueError(f"S3 presigned URLs last 1 s to 7 days, not {seconds} s")
     return seconds
-
-
-class _Refused(Exception):
-    """An S3 error answer that is neither transient nor NoSuchUpload: the caller decides."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-_THROTTLED = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequests",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "RequestTimeout",
-        "ServiceUnavailable",
-        "InternalError",
-    }
-)
-
-
-@contextmanager
-def _s3_errors(action: str, refusals: frozenset[str] = frozenset()) -> Iterator[None]:
-    """botocore's exceptions as ours.
-
-    NoSuchUpload becomes _UploadGone and the codes in `refusals` _Refused, for
-    the caller to decide; every other failure is StorageUnavailable: transient
-    ones (throttling, 5xx, connection, timeout) and refusals that say the
-    store is not set up for us (AccessDenied, NoSuchBucket, ...) alike.
-    """
-    try:
-        yield
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        if code in _GONE:
-            raise _UploadGone(action) from None
-        if code in refusals:
-            raise _Refused(code) from error
-        if code in _THROTTLED or status >= 500 or status in (0, 429):
-            log.warning("S3 is unavailable: could not %s (%s, HTTP %s)", action, code, status)
-        else:
-            log.error("S3 refused to %s (%s, HTTP %s): check its settings", action, code, status)
-        raise StorageUnavailable(f"S3 is unavailable: could not {action} ({code})") from error
-    except ParamValidationError:
-        raise
-    except BotoCoreError as error:  # connection, timeout, credentials
-        log.warning("S3 cannot be reached: could not %s: %s", action, error)
-        raise StorageUnavailable(f"S3 cannot be reached: could not {action}") from error

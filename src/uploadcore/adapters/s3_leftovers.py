@@ -1,4 +1,4 @@
-"""Multipart uploads left in S3, listed page by page for `gc` (errors: see `s3._s3_errors`).
+"""Multipart uploads left in S3, listed page by page for `gc` (errors: see `s3_errors`).
 
 `ListMultipartUploads` answers at most 1,000 uploads a page; the next page
 starts after the (key, upload id) markers S3 hands back. Only uploads under

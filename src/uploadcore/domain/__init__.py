@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from uploadcore.domain.errors import *  # noqa: F403
 from uploadcore.domain.errors import __all__ as _errors
+from uploadcore.domain.events import (
+    DeliveryStatus,
+    Endpoint,
+    Event,
+    EventType,
+    RetryPolicy,
+    file_representation,
+)
 from uploadcore.domain.gc import (
     AbortExpired,
     GcAction,
@@ -29,6 +37,12 @@ from uploadcore.domain.upload import Principal, Upload, UploadStatus, check_tran
 __all__ = [
     *_errors,
     "AbortExpired",
+    "DeliveryStatus",
+    "Endpoint",
+    "Event",
+    "EventType",
+    "RetryPolicy",
+    "file_representation",
     "FileFilter",
     "GcAction",
     "GcPolicy",

@@ -14,6 +14,7 @@ __all__ = [
     "AlreadyExists",
     "BadDigest",
     "Conflict",
+    "ContentTypeNotAllowed",
     "EtagMismatch",
     "FieldError",
     "FileTooLarge",
@@ -30,12 +31,15 @@ __all__ = [
     "PartSizeMismatch",
     "PartTooLarge",
     "PartsIncomplete",
+    "Rejected",
     "StorageUnavailable",
     "TokenExpired",
     "TokenInvalid",
+    "TokenLimitReached",
     "TokenMissing",
     "UploadExpired",
     "UploadNotFound",
+    "UploadTokenExpired",
     "UploadcoreError",
 ]
 
@@ -90,6 +94,13 @@ class BadDigest(InvalidInput):
     title = "Content-MD5 mismatch"
 
 
+class ContentTypeNotAllowed(InvalidInput):
+    """A content type outside those an upload token allows."""
+
+    code = "content_type_not_allowed"
+    title = "Content type not allowed"
+
+
 class PartsIncomplete(InvalidInput):
     code = "parts_incomplete"
     title = "Completion does not name every part exactly once"
@@ -123,13 +134,34 @@ class NotAuthenticated(UploadcoreError):
     title = "Not authenticated"
 
 
+class UploadTokenExpired(NotAuthenticated):
+    """An upload token past its expiry: its holder must get a new one."""
+
+    code = "token_expired"
+    title = "Upload token expired"
+
+
 class Forbidden(UploadcoreError):
     code = "forbidden"
     title = "Forbidden"
 
 
+class TokenLimitReached(Forbidden):
+    """An upload token that has started as many uploads as it may."""
+
+    code = "token_limit_reached"
+    title = "Upload token limit reached"
+
+
 class NotOwner(Forbidden):
     pass
+
+
+class Rejected(Forbidden):
+    """An embedder's `before_initiate` hook refused the upload; the detail is its reason."""
+
+    code = "rejected"
+    title = "Rejected"
 
 
 class TokenMissing(Forbidden):

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from uploadcore.domain.errors import InvalidState, NotOwner, UploadExpired
 from uploadcore.domain.parts import PartPlan
+
+if TYPE_CHECKING:
+    from uploadcore.domain.grants import UploadGrant
 
 
 class UploadStatus(StrEnum):
@@ -40,10 +44,15 @@ def check_transition(current: UploadStatus, target: UploadStatus) -> None:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: a user name, and whether that user may act on every file."""
+    """Who is asking: a user name, and whether that user may act on every file.
+
+    With a `grant`, the caller holds an upload token of that user's: it may
+    only upload, within the token's limits, and act on the uploads it started.
+    """
 
     name: str
     is_admin: bool = False
+    grant: UploadGrant | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class Upload:
     parent_content_type: str | None = None
     parent_object_id: str | None = None
     deleted: datetime | None = None
+    token_id: str | None = None  # the upload token that started it, if one did
 
     @property
     def file_size(self) -> int:
@@ -94,6 +104,12 @@ class Upload:
             )
 
     def check_access(self, principal: Principal) -> None:
-        """Raise NotOwner unless the principal owns the file or is an admin."""
-        if not principal.is_admin and principal.name != self.owner:
+        """Raise NotOwner unless the principal owns the file or is an admin.
+
+        An upload token acts only on the uploads it started.
+        """
+        if principal.grant is not None:
+            if self.token_id != principal.grant.token_id:
+                raise NotOwner(f"file {self.id} was not started with this upload token")
+        elif not principal.is_admin and principal.name != self.owner:
             raise NotOwner(f"file {self.id} belongs to another user")

@@ -8,7 +8,7 @@ from uploadcore.ports.repository import UserAccount
 from uploadcore.services.abort import AbortedUpload
 from uploadcore.services.gc import GcReport
 
-if TYPE_CHECKING:  # httpx loads for `uploadcore upload` only
+if TYPE_CHECKING:  # httpx2 loads for `uploadcore upload` only
     from uploadcore.entrypoints.client.uploader import UploadResult
 
 _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")

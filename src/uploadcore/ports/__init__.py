@@ -12,27 +12,40 @@ from uploadcore.ports.blobs import (
     ServesFiles,
 )
 from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.events import EventRecord, Outbox, SendOutcome, WebhookSender
 from uploadcore.ports.gc import GcQueries, GcRepository, Keyset, SweepsLeftovers
-from uploadcore.ports.repository import UploadRepository, UserAccount, UserRepository
+from uploadcore.ports.links import Links
+from uploadcore.ports.repository import (
+    UploadRepository,
+    UploadTokenRepository,
+    UserAccount,
+    UserRepository,
+)
 from uploadcore.ports.signer import Signer, TokenClaims
 
 __all__ = [
     "Authenticator",
     "BlobStore",
     "Clock",
+    "EventRecord",
     "GcQueries",
     "GcRepository",
     "IdGenerator",
     "Keyset",
+    "Links",
+    "Outbox",
     "PartWriter",
     "PreparedUpload",
     "PresignsUrls",
     "ReceivesParts",
+    "SendOutcome",
     "ServesFiles",
     "Signer",
     "SweepsLeftovers",
     "TokenClaims",
     "UploadRepository",
+    "UploadTokenRepository",
     "UserAccount",
     "UserRepository",
+    "WebhookSender",
 ]

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
+from uploadcore.domain.events import Event
+from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
@@ -31,6 +33,13 @@ class UploadRepository(Protocol):
         outside the block never see a part of its changes. Use it where a state
         change and whatever belongs with it must be written together. Keep the
         block short and free of storage calls: it may hold a database write lock.
+        """
+
+    def add_event(self, event: Event) -> None:
+        """Write an event to the outbox, and a delivery due now to each endpoint wanting it.
+
+        Call it inside the `transaction` of the change the event describes: the
+        event is then kept exactly when the change is.
         """
 
     def add(self, upload: Upload) -> None:
@@ -110,6 +119,14 @@ class UploadRepository(Protocol):
         Returns False, deleting nothing, if it is missing or not marked deleted.
         """
 
+    def claim_token_file(self, token_id: str, now: datetime) -> bool:
+        """Count one more upload started with an upload token, if it may start one.
+
+        Only while the token is neither revoked nor expired at `now` and has
+        started fewer uploads than its `max_files`. Returns False, changing
+        nothing, otherwise. Atomic: racing claims never exceed `max_files`.
+        """
+
 
 @dataclass(frozen=True)
 class UserAccount:
@@ -139,4 +156,24 @@ class UserRepository(Protocol):
         The old key stops authenticating at once: the next `principal_for_key`
         with its hash returns None. Returns False, changing nothing, if there
         is no user with this name.
+        """
+
+
+@runtime_checkable
+class UploadTokenRepository(Protocol):
+    """Upload tokens, kept by the hash of the token. Raises StorageUnavailable like the above."""
+
+    def add_token(self, token: UploadToken) -> None:
+        """Store a new token; its id and hash are new."""
+
+    def token_by_hash(self, token_hash: str) -> UploadToken | None:
+        """The token with this hash, revoked or expired ones included, or None."""
+
+    def token(self, token_id: str) -> UploadToken | None:
+        """The token with this id, or None."""
+
+    def revoke_token(self, token_id: str, now: datetime) -> bool:
+        """Revoke a token at `now`; it stops authenticating at once.
+
+        Revoking it again keeps the first time. False if there is no such token.
         """

@@ -8,10 +8,12 @@ from __future__ import annotations
 from uploadcore.services.abort import AbortedUpload, AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.complete import CompleteUpload
+from uploadcore.services.deliver import DeliverWebhooks, DeliveryPolicy
 from uploadcore.services.download import Download, OpenDownload
+from uploadcore.services.events import EventHooks, Events
 from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
 from uploadcore.services.gc import GcReport, GcService
-from uploadcore.services.initiate import Initiated, InitiateUpload, NewUpload
+from uploadcore.services.initiate import BeforeInitiate, Initiated, InitiateUpload, NewUpload
 from uploadcore.services.listing import FilePage, FileQuery, ListFiles
 from uploadcore.services.receive_part import ReceivePart
 from uploadcore.services.records import ReceivedParts, UploadPolicy
@@ -25,15 +27,21 @@ from uploadcore.services.users import (
     revoke_key,
     rotate_key,
 )
+from uploadcore.services.webhooks import ManageWebhooks
 
 __all__ = [
     "AbortUpload",
     "AbortedUpload",
     "Aborter",
     "ApiKeyAuthenticator",
+    "BeforeInitiate",
     "CompleteUpload",
     "DeleteFile",
+    "DeliverWebhooks",
+    "DeliveryPolicy",
     "Download",
+    "EventHooks",
+    "Events",
     "FilePage",
     "FileQuery",
     "ForceAbort",
@@ -44,6 +52,7 @@ __all__ = [
     "InitiateUpload",
     "Initiated",
     "ListFiles",
+    "ManageWebhooks",
     "NewUpload",
     "NewUser",
     "OpenDownload",

@@ -12,7 +12,6 @@ from uploadcore.domain.errors import (
     UploadNotFound,
 )
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
-from uploadcore.ports.gc import SweepsLeftovers
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.records import find_upload, owned_upload
@@ -69,7 +68,7 @@ class ForceAbort:
             raise InvalidState(f"upload {file_id} is {stopped.upload.status}, not in progress")
         upload = stopped.upload
         try:
-            freed = self._held_bytes(upload)
+            freed = self.aborter.bytes_held(upload, self.aborter.held(upload))
             self.aborter.free(upload)
         except UploadcoreError as error:
             raise StorageUnavailable(
@@ -77,15 +76,6 @@ class ForceAbort:
                 f"({error.detail}); `uploadcore gc` will free it"
             ) from error
         return AbortedUpload(upload, freed)
-
-    def _held_bytes(self, upload: Upload) -> int:
-        blobs = self.aborter.blobs
-        if isinstance(blobs, SweepsLeftovers):
-            held = blobs.held(upload)
-            return 0 if held is None else held.size
-        if not upload.upload_id:
-            return 0
-        return sum(p.size for p in blobs.list_parts(upload))
 
 
 __all__ = ["AbortUpload", "AbortedUpload", "ForceAbort"]

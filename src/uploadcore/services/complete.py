@@ -13,6 +13,7 @@ from uploadcore.domain.errors import (
     UploadcoreError,
     UploadNotFound,
 )
+from uploadcore.domain.events import EventType
 from uploadcore.domain.parts import (
     PartPlan,
     PartRef,
@@ -25,6 +26,7 @@ from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.events import Events
 from uploadcore.services.locks import KeyedLocks
 from uploadcore.services.records import ReceivedParts, UploadPolicy, find_upload, owned_upload
 
@@ -45,6 +47,7 @@ class CompleteUpload:
     received: ReceivedParts
     clock: Clock
     policy: UploadPolicy
+    events: Events
     # One assembly of an upload at a time in this process; the database decides across them.
     _assembling: KeyedLocks = field(default_factory=KeyedLocks, compare=False, repr=False)
 
@@ -75,11 +78,16 @@ class CompleteUpload:
             return self._after_missing_part(upload, refs, missing)
         etag = stored_etag or multipart_etag([p.etag for p in ordered])
         with self.repo.transaction() as tx:
+            now = self.clock.now()
             completed = tx.set_status(
-                upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, self.clock.now(), etag
+                upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
             )
+            # The event commits with the change or not at all: one per completion.
+            if completed:
+                event = self.events.record(tx, EventType.UPLOAD_COMPLETED, upload.id, now)
         if not completed:
             return self._after_lost_race(upload, refs)
+        self.events.committed(event)
         log.info(
             "upload %s completed (%d parts, %d bytes)", upload.id, len(ordered), upload.file_size
         )
@@ -100,10 +108,12 @@ class CompleteUpload:
         if received is not None:
             check_completion(current.plan, refs, received)
         with self.repo.transaction() as tx:
-            failed = tx.set_status(
-                upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, self.clock.now()
-            )
+            now = self.clock.now()
+            failed = tx.set_status(upload.id, UploadStatus.UPLOADING, UploadStatus.FAILED, now)
+            if failed:
+                event = self.events.record(tx, EventType.UPLOAD_FAILED, upload.id, now)
         if failed:
+            self.events.committed(event)
             log.error("upload %s failed: %s", upload.id, missing.detail)
             raise missing
         return self._after_lost_race(find_upload(self.repo, upload.id), refs)

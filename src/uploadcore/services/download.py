@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from uploadcore.domain.upload import Upload
+from uploadcore.domain.errors import InvalidState
+from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.blobs import OpenedFile, ServesFiles
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.records import find_upload
-from uploadcore.services.urls import Urls, check_downloadable
+from uploadcore.services.urls import Urls
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class OpenDownload:
     def __call__(self, file_id: str, token: str | None) -> Download:
         self.urls.check_download_token(token, file_id)
         upload = find_upload(self.repo, file_id)
-        check_downloadable(upload)
+        if upload.status is not UploadStatus.COMPLETED:
+            raise InvalidState(f"file {file_id} is {upload.status}; there is nothing to download")
         return Download(upload, self.store.open_file(upload))
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.events import Event, EventType
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.aborting import Aborter
+from uploadcore.services.events import Events
 from uploadcore.services.records import owned_upload
 
 log = logging.getLogger(__name__)
@@ -32,12 +35,18 @@ class UpdateFile:
 
     repo: UploadRepository
     clock: Clock
+    events: Events
 
     def __call__(self, principal: Principal, file_id: str, update: MetadataUpdate) -> Upload:
         owned_upload(self.repo, principal, file_id)
+        event = None
         with self.repo.transaction() as tx:
-            if not tx.update_metadata(file_id, update, self.clock.now()):
+            now = self.clock.now()
+            if not tx.update_metadata(file_id, update, now):
                 raise UploadNotFound(f"no file with id {file_id}")
+            if update.changes:  # an empty PATCH changes nothing, so tells nobody
+                event = self.events.record(tx, EventType.FILE_UPDATED, file_id, now)
+        self.events.committed(event)
         return owned_upload(self.repo, principal, file_id)
 
 
@@ -55,6 +64,7 @@ class DeleteFile:
     repo: UploadRepository
     aborter: Aborter
     clock: Clock
+    events: Events
 
     def __call__(self, principal: Principal, file_id: str) -> None:
         upload = self.repo.get(file_id)
@@ -63,13 +73,29 @@ class DeleteFile:
         upload.check_access(principal)
         upload = self.aborter.stop(upload, by=f"{principal.name}, to delete it").upload
         with self.repo.transaction() as tx:
-            if not tx.mark_deleted(file_id, self.clock.now()):
+            before = tx.get(file_id)
+            if before is None or not tx.mark_deleted(file_id, now := self.clock.now()):
                 return  # a racing deletion removed it meanwhile
+            event = self._first_mark(tx, before, now)
+        self.events.committed(event)
         if upload.status is not UploadStatus.COMPLETED:
             self.aborter.free(upload)
         self.aborter.blobs.delete(upload)
         self.repo.remove(file_id)
         log.info("file %s deleted by %s", file_id, principal.name)
+
+    def _first_mark(self, tx: UploadRepository, before: Upload, now: datetime) -> Event | None:
+        """`file.deleted`, if this deletion is the one whose mark was kept (racing ones are not).
+
+        A mark, once made, is never replaced. Read in the unit of work, `before`
+        shows a mark a racing deletion committed first; one still committing
+        (PostgreSQL lets both read before either writes) keeps its own time,
+        which is `now` only for the deletion that made it.
+        """
+        marked = tx.get(before.id)
+        if before.deleted is not None or marked is None or marked.deleted != now:
+            return None
+        return self.events.record(tx, EventType.FILE_DELETED, before.id, now)
 
 
 __all__ = ["DeleteFile", "GetFile", "UpdateFile"]

@@ -20,6 +20,7 @@ from datetime import datetime
 from itertools import islice
 
 from uploadcore.domain.errors import UploadcoreError
+from uploadcore.domain.events import EventType
 from uploadcore.domain.gc import (
     PURGEABLE,
     AbortExpired,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 IN_PROGRESS = (UploadStatus.PENDING, UploadStatus.UPLOADING)
+UPLOAD_ABORTED = EventType.UPLOAD_ABORTED
 
 
 @dataclass
@@ -80,12 +82,11 @@ class GcService:
     ) -> None:
         self.repo = repo
         self.aborter = aborter
-        self.blobs = blobs = aborter.blobs
+        self.blobs = aborter.blobs
         self.clock = clock
         self.policy = policy
         self.batch_size = batch_size
-        # Checked once: a Protocol isinstance costs more than the work it guards, per upload.
-        self._sweeper = blobs if isinstance(blobs, SweepsLeftovers) else None
+        self._sweeper = aborter.sweeper
 
     def collect(self, *, dry_run: bool = False) -> GcReport:
         """One full run; with `dry_run`, count what it would do and change nothing."""
@@ -125,7 +126,7 @@ class GcService:
         readable = []
         for upload in batch:
             try:
-                held = self._storage_of(upload)
+                held = self.aborter.held(upload)
             except UploadcoreError:  # cannot tell whether parts are arriving: not this time
                 log.warning("gc: could not read the storage of %s", upload.id, exc_info=True)
                 report.errors += 1
@@ -147,9 +148,16 @@ class GcService:
     ) -> None:
         if report.dry_run:
             report.expired += len(uploads)
-            report.expired_bytes += sum(self._bytes_of(u, storage.get(u.id)) for u in uploads)
+            report.expired_bytes += sum(
+                self.aborter.bytes_held(u, storage.get(u.id)) for u in uploads
+            )
             return
-        won = self.repo.abort_expired([u.id for u in uploads], now)
+        events = self.aborter.events
+        with self.repo.transaction() as tx:
+            won = tx.abort_expired([u.id for u in uploads], now)
+            # One `upload.aborted` per upload this batch aborted, kept with its abort.
+            aborted = [events.record(tx, UPLOAD_ABORTED, i, now) for i in sorted(won)]
+        events.committed(*aborted)
         for upload in uploads:
             if upload.id not in won:
                 report.skipped += 1
@@ -240,7 +248,9 @@ class GcService:
             completed = upload.status is UploadStatus.COMPLETED
             # A completed upload's parts were released when it completed.
             size = (
-                upload.file_size if completed else self._bytes_of(upload, self._storage_of(upload))
+                upload.file_size
+                if completed
+                else self.aborter.bytes_held(upload, self.aborter.held(upload))
             )
             if report.dry_run:
                 return size
@@ -276,19 +286,10 @@ class GcService:
 
     # -- helpers --------------------------------------------------------------
 
-    def _storage_of(self, upload: Upload) -> Leftover | None:
-        """What storage holds for an upload, where the store can tell (else None)."""
-        return None if self._sweeper is None else self._sweeper.held(upload)
-
-    def _bytes_of(self, upload: Upload, held: Leftover | None) -> int:
-        if self._sweeper is not None or not upload.upload_id:
-            return 0 if held is None else held.size
-        return sum(p.size for p in self.blobs.list_parts(upload))
-
     def _free(self, upload: Upload, held: Leftover | None, report: GcReport) -> int:
         """Free an aborted upload's storage; its bytes, or 0 (and an error) if it failed."""
         try:
-            size = self._bytes_of(upload, held)
+            size = self.aborter.bytes_held(upload, held)
             self.aborter.free(upload)
         except UploadcoreError:
             log.warning("gc: could not free the storage of upload %s", upload.id, exc_info=True)

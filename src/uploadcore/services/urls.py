@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from uploadcore.domain.errors import InvalidState, TokenInvalid, TokenMissing
+from uploadcore.domain.errors import TokenInvalid, TokenMissing
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.ports.blobs import BlobStore, PresignsUrls
 from uploadcore.ports.clock import Clock
@@ -90,9 +90,4 @@ class Urls:
         return claims
 
 
-def check_downloadable(upload: Upload) -> None:
-    if upload.status is not UploadStatus.COMPLETED:
-        raise InvalidState(f"file {upload.id} is {upload.status}; there is nothing to download")
-
-
-__all__ = ["DOWNLOAD_PURPOSE", "PART_PURPOSE", "PartUrl", "Urls", "check_downloadable"]
+__all__ = ["DOWNLOAD_PURPOSE", "PART_PURPOSE", "PartUrl", "Urls"]

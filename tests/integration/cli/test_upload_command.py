@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from tests.integration.cli.support import (
     UPLOADCORE,
@@ -86,7 +86,7 @@ class Server:
     settings: Settings
 
     def state(self, file_id: str) -> dict[str, object]:
-        answer = httpx.get(
+        answer = httpx2.get(
             f"{self.url}/v1/files/uploads/{file_id}/",
             headers={"Authorization": f"Bearer {self.key}"},
             timeout=10,
@@ -96,7 +96,7 @@ class Server:
         return state
 
     def download(self, url: str) -> bytes:
-        answer = httpx.get(url, timeout=30)
+        answer = httpx2.get(url, timeout=30)
         assert answer.status_code == 200, answer.text
         return answer.content
 
@@ -387,13 +387,13 @@ def test_a_resumed_part_whose_bytes_differ_from_the_file_is_sent_again(
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30) as client:
+def http() -> Iterator[httpx2.Client]:
+    with httpx2.Client(timeout=30) as client:
         yield client
 
 
 def quick_uploader(
-    server: Server, http: httpx.Client, notify: Callable[[str], None] = lambda line: None
+    server: Server, http: httpx2.Client, notify: Callable[[str], None] = lambda line: None
 ) -> Uploader:
     """An uploader that retries at once: these tests wait for nothing."""
     api = Api(server.url, server.key, http, RetryPolicy(attempts=5, base=0.001, cap=0.01))
@@ -401,7 +401,7 @@ def quick_uploader(
 
 
 def test_transient_failures_are_tried_again(
-    server: Server, tmp_path: Path, http: httpx.Client
+    server: Server, tmp_path: Path, http: httpx2.Client
 ) -> None:
     path, data = data_file(tmp_path, 5 * PART)
     server.disk.fail.update({2: 2, 5: 1})
@@ -413,7 +413,7 @@ def test_transient_failures_are_tried_again(
 
 
 def test_expired_part_urls_are_refreshed(
-    server: Server, tmp_path: Path, http: httpx.Client
+    server: Server, tmp_path: Path, http: httpx2.Client
 ) -> None:
     path, data = data_file(tmp_path, 4 * PART)
     refreshed: list[list[int]] = []

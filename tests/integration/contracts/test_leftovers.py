@@ -1,4 +1,5 @@
-"""The SweepsLeftovers contract (what gc asks of a store), on local disk and on S3 (moto).
+"""The SweepsLeftovers contract (what gc asks of a store), on local disk and on S3
+(moto, and Ceph RADOS Gateway when UPLOADCORE_TEST_S3_ENDPOINT_URL names one).
 
 Age is the contract's `older_than`: a cutoff in the future makes everything
 old, one in the past makes everything young, so the same tests run on a disk
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import moto
 import moto.s3.models
 import pytest
-from tests.integration.s3.support import FAKE_AWS_ENV
+from tests.integration.s3.support import FAKE_AWS_ENV, STORES, rgw_blob_store
 
 from uploadcore import bootstrap
 from uploadcore.adapters import s3_leftovers
@@ -58,11 +59,19 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3BlobStore]:
         yield store
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture
+def rgw_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3BlobStore]:
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    with rgw_blob_store(key_prefix="uc/") as store:
+        yield store
+
+
+@pytest.fixture(params=["local", *STORES])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Sweepable:
     sweepable: Sweepable
-    if request.param == "s3":
-        sweepable = request.getfixturevalue("moto_s3")
+    if request.param in STORES:
+        sweepable = request.getfixturevalue(f"{request.param}_s3")
     else:
         sweepable = LocalDiskBlobStore(tmp_path / "media")
     return sweepable
@@ -121,7 +130,8 @@ def parts_of(store: BlobStore, upload: Upload) -> list[int]:
 
 
 def skip_if_ages_are_fake(store: BlobStore) -> None:
-    if isinstance(store, S3BlobStore):
+    """moto's ages are made up; RGW's, like AWS's, are the real times."""
+    if isinstance(store, S3BlobStore) and "amazonaws.com" in store.client.meta.endpoint_url:
         pytest.skip("moto reports every multipart upload as initiated on 2010-11-10")
 
 

@@ -25,7 +25,7 @@ from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import GiB, PartPlan, ReceivedPart
 from uploadcore.domain.upload import TERMINAL, Principal, Upload, UploadStatus
-from uploadcore.ports.repository import UploadRepository, UserRepository
+from uploadcore.ports.repository import UploadRepository, UploadTokenRepository, UserRepository
 
 T = TypeVar("T")
 
@@ -42,8 +42,8 @@ FAILED = UploadStatus.FAILED
 ABORTED = UploadStatus.ABORTED
 
 
-class Repository(UploadRepository, UserRepository, Protocol):
-    """Both repository ports: what every adapter under test implements."""
+class Repository(UploadRepository, UserRepository, UploadTokenRepository, Protocol):
+    """The repository ports: what every adapter under test implements."""
 
 
 @pytest.fixture(

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 import uploadcore
 from uploadcore.bootstrap import prepare
 from uploadcore.entrypoints.http.app import create_app
+from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.settings import Settings
 
 README = Path(__file__).parents[3] / "README.md"
@@ -155,3 +156,17 @@ def test_nothing_users_read_cites_a_spec_they_do_not_have(tmp_path: Path) -> Non
 
     assert [str(p) for p, text in texts.items() if "SPEC" in text] == []
     assert "SPEC" not in served
+
+
+def test_the_hooks_example_rejects_executables_and_hears_completions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = run_example(2, tmp_path, monkeypatch)
+    core, links = example["core"], HttpLinks("http://localhost")
+    alice = uploadcore.Principal("alice")
+    exe = uploadcore.NewUpload("setup.exe", 5, "application/octet-stream", 1, 5)
+    with pytest.raises(uploadcore.Rejected, match="executables are not accepted"):
+        core.initiate(alice, exe, links)
+    started = core.initiate(alice, uploadcore.NewUpload("a.txt", 5, "text/plain", 1, 5), links)
+    core.abort(alice, started.upload.id)
+    assert example["scans"] == []

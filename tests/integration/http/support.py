@@ -98,7 +98,7 @@ class Started:
 
 
 class UploadClient:
-    """The upload API through an httpx client (a TestClient or a real connection)."""
+    """The upload API through an httpx2 client (a TestClient or a real connection)."""
 
     def __init__(self, http: httpx2.Client) -> None:
         self.http = http

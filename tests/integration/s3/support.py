@@ -1,18 +1,27 @@
 """What the S3 tests share: fake credentials, a moto server that checks presigned
-URLs the way S3 does, and a client wrapper that fails on demand."""
+URLs the way S3 does, a real S3 (Ceph RADOS Gateway) when one is configured,
+and a client wrapper that fails on demand."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
+import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+
+from uploadcore import bootstrap
+from uploadcore.adapters.s3 import S3BlobStore
+from uploadcore.settings import Settings
 
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
@@ -24,6 +33,60 @@ FAKE_AWS_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
 MiB = 1024 * 1024
+
+S3_ENDPOINT_ENV = "UPLOADCORE_TEST_S3_ENDPOINT_URL"
+# The S3 implementations the S3 tests run against, as one fixture's parameters.
+STORES = ["moto", "rgw"]
+
+
+def rgw_endpoint() -> str:
+    """The Ceph RADOS Gateway to test against (credentials testing/testing), or skip."""
+    url = os.environ.get(S3_ENDPOINT_ENV)
+    if not url:
+        pytest.skip(
+            f"Ceph RADOS Gateway tests need {S3_ENDPOINT_ENV}: .ci/run sets it in CI; "
+            "locally, `.ci/rgw-start` (as root, with the radosgw, ceph-mon and ceph-osd "
+            "packages) starts one and prints its URL"
+        )
+    return url
+
+
+def new_bucket(client: Any) -> str:
+    """A new, empty bucket of its own: RGW keeps every test's objects until dropped."""
+    bucket = f"uploads-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return bucket
+
+
+@contextmanager
+def rgw_blob_store(key_prefix: str = "uploadcore/") -> Iterator[S3BlobStore]:
+    """An S3BlobStore as the bootstrap builds it, on a new bucket of the RGW (skips without).
+
+    Needs FAKE_AWS_ENV in the environment.
+    """
+    endpoint = rgw_endpoint()
+    settings = Settings(
+        upload_storage_handler="s3",
+        aws_storage_bucket_name="unused",
+        aws_s3_endpoint_url=endpoint,
+        aws_s3_key_prefix=key_prefix,
+    )
+    client = bootstrap.s3_client(settings)
+    bucket = new_bucket(client)
+    try:
+        yield bootstrap.s3_blob_store(replace(settings, aws_storage_bucket_name=bucket), client)
+    finally:
+        drop_bucket(client, bucket)
+
+
+def drop_bucket(client: Any, bucket: str) -> None:
+    """Abort every multipart upload, delete every object, then the bucket."""
+    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    for found in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+        client.delete_object(Bucket=bucket, Key=found["Key"])
+    client.delete_bucket(Bucket=bucket)
+
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from tests.integration.http.support import Headers, assert_problem, md5_hex, split
 from tests.integration.s3.conftest import PART, S3Harness
@@ -16,9 +16,9 @@ from uploadcore.domain.parts import multipart_etag
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
+def http() -> Iterator[httpx2.Client]:
     """A plain HTTP client, as a browser or a script uses the presigned URLs."""
-    with httpx.Client(timeout=30, trust_env=False) as client:
+    with httpx2.Client(timeout=30, trust_env=False) as client:
         yield client
 
 
@@ -52,7 +52,7 @@ def urls_of(body: dict[str, object]) -> dict[int, str]:
     return {u["part_number"]: u["url"] for u in presigned}
 
 
-def put_all(http: httpx.Client, urls: dict[int, str], data: bytes) -> list[dict[str, object]]:
+def put_all(http: httpx2.Client, urls: dict[int, str], data: bytes) -> list[dict[str, object]]:
     """PUT every planned part to its URL; the completion list from the answers' ETags."""
     refs: list[dict[str, object]] = []
     for number, chunk in enumerate(split(data, PART), 1):
@@ -63,7 +63,7 @@ def put_all(http: httpx.Client, urls: dict[int, str], data: bytes) -> list[dict[
 
 
 def test_parts_put_to_presigned_urls_complete_into_the_object_byte_for_byte(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
 ) -> None:
     data = os.urandom(2 * PART + 12345)
     body = start(s3_api, alice, data)
@@ -91,7 +91,7 @@ def test_parts_put_to_presigned_urls_complete_into_the_object_byte_for_byte(
 
 
 def test_the_file_url_is_a_presigned_get_that_names_the_file(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
 ) -> None:
     data = b"a small file, one part"
     body = start(s3_api, alice, data)
@@ -124,7 +124,7 @@ def test_the_file_url_is_a_presigned_get_that_names_the_file(
     ],
 )
 def test_a_name_with_slashes_is_kept_and_never_part_of_the_object_key(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client, name: str, disposition: str
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client, name: str, disposition: str
 ) -> None:
     data = b"one of a folder's files"
     body = start(s3_api, alice, data, name)
@@ -144,7 +144,7 @@ def test_a_name_with_slashes_is_kept_and_never_part_of_the_object_key(
 
 @pytest.mark.parametrize("delta", [-1, +1], ids=["short", "long"])
 def test_a_part_of_another_size_than_planned_is_refused_by_s3(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client, delta: int
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client, delta: int
 ) -> None:
     data = os.urandom(PART + 10)
     body = start(s3_api, alice, data)
@@ -161,7 +161,7 @@ def test_a_part_of_another_size_than_planned_is_refused_by_s3(
 
 
 def test_the_upload_state_lists_the_parts_s3_holds(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
 ) -> None:
     data = os.urandom(2 * PART + 3)
     body = start(s3_api, alice, data)
@@ -183,7 +183,7 @@ def test_the_upload_state_lists_the_parts_s3_holds(
 
 
 def test_abort_leaves_no_multipart_upload_in_the_bucket(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
 ) -> None:
     data = os.urandom(PART + 1)
     body = start(s3_api, alice, data)
@@ -203,7 +203,7 @@ def test_abort_leaves_no_multipart_upload_in_the_bucket(
 
 
 def test_an_expired_part_url_is_refused_by_s3_and_a_refreshed_one_works(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
 ) -> None:
     data = os.urandom(PART + 7)
     chunks = split(data, PART)
@@ -216,7 +216,9 @@ def test_an_expired_part_url_is_refused_by_s3_and_a_refreshed_one_works(
 
     expired = http.put(urls_of(body)[1], content=chunks[0])
     assert expired.status_code == 403
-    assert b"Request has expired" in expired.content
+    assert b"<Code>AccessDenied</Code>" in expired.content
+    if s3_api.store == "moto":  # AWS says why; RGW's message is empty
+        assert b"Request has expired" in expired.content
 
     refreshed = s3_api.client.http.post(
         f"/v1/files/uploads/{file_obj['id']}/presigned-urls/", headers=alice
@@ -248,7 +250,7 @@ def test_presigned_part_urls_sign_the_planned_content_length(
 
 
 def test_completing_a_completed_s3_upload_again_returns_the_same_file(
-    s3_api: S3Harness, alice: Headers, http: httpx.Client
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
 ) -> None:
     data = os.urandom(PART + 5)
     body = start(s3_api, alice, data)

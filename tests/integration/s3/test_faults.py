@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -16,7 +17,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from tests.integration.http.support import Headers, Json, assert_problem, md5_hex
-from tests.integration.s3.conftest import PART, S3Harness, running, s3_settings
+from tests.integration.s3.conftest import PART, S3Endpoint, S3Harness, running, s3_settings
 from tests.integration.s3.support import FlakyS3, SigV4Gate, s3_error
 
 from uploadcore import bootstrap
@@ -99,16 +100,31 @@ class Flaky:
         return state
 
 
+@contextmanager
+def flaky_app(settings: Settings, clock: FakeClock, endpoint: S3Endpoint) -> Iterator[Flaky]:
+    with s3_settings(settings, endpoint.url) as prepared:
+        client = FlakyS3(bootstrap.s3_client(prepared))
+        store = bootstrap.s3_blob_store(prepared, cast("S3Client", client))
+        core = bootstrap.build(prepared, clock=clock, blobs=store)
+        with running(core, clock, endpoint.store) as api:
+            yield Flaky(api, client, api.user("alice"))
+
+
 @pytest.fixture
 def flaky(
     settings: Settings, clock: FakeClock, moto_server: tuple[str, SigV4Gate]
 ) -> Iterator[Flaky]:
-    endpoint, gate = moto_server
-    prepared = s3_settings(settings, endpoint)
-    client = FlakyS3(bootstrap.s3_client(prepared))
-    store = bootstrap.s3_blob_store(prepared, cast("S3Client", client))
-    with running(bootstrap.build(prepared, clock=clock, blobs=store), clock, gate) as api:
-        yield Flaky(api, client, api.user("alice"))
+    """On moto: the failures injected here are the same on any store."""
+    url, gate = moto_server
+    with flaky_app(settings, clock, S3Endpoint("moto", url, gate)) as flaky:
+        yield flaky
+
+
+@pytest.fixture
+def flaky_on(settings: Settings, clock: FakeClock, s3_endpoint: S3Endpoint) -> Iterator[Flaky]:
+    """On moto and on RGW: where what the store itself answers counts."""
+    with flaky_app(settings, clock, s3_endpoint) as flaky:
+        yield flaky
 
 
 DATA = b"0123456789" * 100  # one part: S3 takes a last part of any size
@@ -181,69 +197,73 @@ def test_a_refusal_that_is_not_about_the_upload_is_503_too(flaky: Flaky) -> None
     assert flaky.state(file_id)["upload_status"] == "uploading"
 
 
-def test_completing_fails_the_upload_when_s3_no_longer_has_its_parts(flaky: Flaky) -> None:
-    started = flaky.start(DATA)
-    refs = [flaky.put(started, 1, DATA)]
+def test_completing_fails_the_upload_when_s3_no_longer_has_its_parts(flaky_on: Flaky) -> None:
+    started = flaky_on.start(DATA)
+    refs = [flaky_on.put(started, 1, DATA)]
     file_id = started["file_obj"]["id"]
-    flaky.api.s3.abort_multipart_upload(
-        Bucket=flaky.api.bucket, Key=flaky.key(started), UploadId=started["upload_id"]
+    flaky_on.api.s3.abort_multipart_upload(
+        Bucket=flaky_on.api.bucket, Key=flaky_on.key(started), UploadId=started["upload_id"]
     )
 
-    response = flaky.api.client.complete(flaky.alice, file_id, refs)
+    response = flaky_on.api.client.complete(flaky_on.alice, file_id, refs)
 
     assert_problem(response, 409, "upload_failed")
-    assert flaky.state(file_id)["upload_status"] == "failed"
+    assert flaky_on.state(file_id)["upload_status"] == "failed"
 
 
-def test_a_completion_whose_answer_was_lost_completes_on_retry(flaky: Flaky) -> None:
+def test_a_completion_whose_answer_was_lost_completes_on_retry(flaky_on: Flaky) -> None:
     data = bytes(range(256)) * 20_481  # two parts
-    file_id, refs = flaky.ready(data)
+    file_id, refs = flaky_on.ready(data)
 
-    flaky.s3.lose_answer("complete_multipart_upload", ConnectionClosedError(endpoint_url=ENDPOINT))
-    lost = flaky.api.client.complete(flaky.alice, file_id, refs)
+    flaky_on.s3.lose_answer(
+        "complete_multipart_upload", ConnectionClosedError(endpoint_url=ENDPOINT)
+    )
+    lost = flaky_on.api.client.complete(flaky_on.alice, file_id, refs)
     assert_problem(lost, 503, "storage_unavailable")
-    assert flaky.state(file_id)["upload_status"] == "uploading"
-    head = flaky.api.s3.head_object(Bucket=flaky.api.bucket, Key=f"uploadcore/{file_id}")
+    assert flaky_on.state(file_id)["upload_status"] == "uploading"
+    head = flaky_on.api.s3.head_object(Bucket=flaky_on.api.bucket, Key=f"uploadcore/{file_id}")
 
-    retried = flaky.api.client.complete(flaky.alice, file_id, refs)
+    retried = flaky_on.api.client.complete(flaky_on.alice, file_id, refs)
 
     assert retried.status_code == 200, retried.text
     assert retried.json()["upload_status"] == "completed"
     assert retried.json()["etag"] == head["ETag"].strip('"')
     assert retried.json()["etag"] == multipart_etag([md5_hex(data[:PART]), md5_hex(data[PART:])])
-    again = flaky.api.client.complete(flaky.alice, file_id, refs)
+    again = flaky_on.api.client.complete(flaky_on.alice, file_id, refs)
     assert again.status_code == 200, again.text
 
 
 def test_after_a_lost_answer_a_retry_with_other_etags_is_400_and_the_right_list_completes(
-    flaky: Flaky,
+    flaky_on: Flaky,
 ) -> None:
-    file_id, refs = flaky.ready(DATA)
-    flaky.s3.lose_answer("complete_multipart_upload", ReadTimeoutError(endpoint_url=ENDPOINT))
-    assert flaky.api.client.complete(flaky.alice, file_id, refs).status_code == 503
+    file_id, refs = flaky_on.ready(DATA)
+    flaky_on.s3.lose_answer("complete_multipart_upload", ReadTimeoutError(endpoint_url=ENDPOINT))
+    assert flaky_on.api.client.complete(flaky_on.alice, file_id, refs).status_code == 503
 
     wrong = [{"part_number": 1, "etag": hashlib.md5(b"other").hexdigest()}]  # noqa: S324
-    assert_problem(flaky.api.client.complete(flaky.alice, file_id, wrong), 400, "etag_mismatch")
-    assert flaky.state(file_id)["upload_status"] == "uploading"
+    assert_problem(
+        flaky_on.api.client.complete(flaky_on.alice, file_id, wrong), 400, "etag_mismatch"
+    )
+    assert flaky_on.state(file_id)["upload_status"] == "uploading"
 
-    assert flaky.api.client.complete(flaky.alice, file_id, refs).status_code == 200
+    assert flaky_on.api.client.complete(flaky_on.alice, file_id, refs).status_code == 200
 
 
 def test_a_part_replaced_while_completing_is_a_400_for_the_stale_list_not_a_failure(
-    flaky: Flaky,
+    flaky_on: Flaky,
 ) -> None:
-    started = flaky.start(DATA)
-    refs = [flaky.put(started, 1, DATA)]
+    started = flaky_on.start(DATA)
+    refs = [flaky_on.put(started, 1, DATA)]
     file_id = started["file_obj"]["id"]
 
     def replace_part() -> None:  # another client re-uploads part 1 after the checks
-        flaky.put(started, 1, b"other bytes")
+        flaky_on.put(started, 1, b"other bytes")
 
-    flaky.s3.meanwhile("complete_multipart_upload", replace_part)
-    response = flaky.api.client.complete(flaky.alice, file_id, refs)
+    flaky_on.s3.meanwhile("complete_multipart_upload", replace_part)
+    response = flaky_on.api.client.complete(flaky_on.alice, file_id, refs)
 
     assert_problem(response, 400, "etag_mismatch")
-    assert flaky.state(file_id)["upload_status"] == "uploading"
+    assert flaky_on.state(file_id)["upload_status"] == "uploading"
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
+from urllib.parse import parse_qsl, urlsplit
 
 import moto
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from mypy_boto3_s3 import S3Client
+from tests.integration.s3.support import FlakyS3, s3_error
 
 from uploadcore import bootstrap
 from uploadcore.adapters.s3 import S3BlobStore
+from uploadcore.adapters.s3_errors import upload_gone
+from uploadcore.domain.errors import StorageUnavailable
 from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Upload, UploadStatus
 from uploadcore.entrypoints.http.app import create_app
@@ -129,3 +137,101 @@ def test_the_s3_handler_composes_an_s3_store_and_mounts_no_local_part_route(
     assert not any("presigned-uploads" in p or p.endswith("/download/") for p in paths)
     assert "/v1/files/uploads/{file_id}/presigned-urls/" in paths
     core.close()
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9000", "http://[::1]:9000"])
+def test_virtual_addressing_of_an_ip_endpoint_is_path_style_and_says_so(
+    settings: Settings, endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "uploadcore.bootstrap"):
+        bootstrap.s3_client(
+            s3(settings, aws_s3_endpoint_url=endpoint, aws_s3_addressing_style="virtual")
+        )
+
+    assert f"the endpoint {endpoint} is an IP address" in caplog.text
+    assert "path-style" in caplog.text
+
+
+def test_virtual_addressing_of_a_host_name_logs_nothing(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "uploadcore.bootstrap"):
+        bootstrap.s3_client(
+            s3(settings, aws_s3_endpoint_url="http://minio:9000", aws_s3_addressing_style="virtual")
+        )
+
+    assert caplog.text == ""
+
+
+def test_unreachable_s3_names_the_host_it_tried(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    configured = s3(
+        settings, aws_s3_endpoint_url="http://minio:9000", aws_s3_addressing_style="virtual"
+    )
+    client = FlakyS3(bootstrap.s3_client(configured))
+    # What botocore raises when `bucket.minio` (virtual-hosted addressing) does not resolve.
+    tried = "http://bucket.minio:9000/uploadcore/f1le?uploads"
+    client.fail("create_multipart_upload", EndpointConnectionError(endpoint_url=tried))
+    store = bootstrap.s3_blob_store(configured, cast("S3Client", client))
+
+    with pytest.raises(
+        StorageUnavailable, match=r"cannot be reached at bucket\.minio:9000"
+    ) as error:
+        store.prepare("f1le", "text/plain")
+
+    assert "AWS_S3_ADDRESSING_STYLE" in error.value.detail
+    assert "bucket.minio:9000" in caplog.text
+
+
+def test_the_client_computes_and_checks_checksums_only_where_s3_requires_them(
+    settings: Settings,
+) -> None:
+    client = bootstrap.s3_client(s3(settings, aws_s3_endpoint_url="http://minio:9000"))
+
+    config = vars(client.meta.config)
+    assert config["request_checksum_calculation"] == "when_required"
+    assert config["response_checksum_validation"] == "when_required"
+
+
+def test_presigned_urls_carry_no_checksum_the_client_did_not_ask_for(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    store = bootstrap.s3_blob_store(s3(settings, aws_s3_endpoint_url="http://minio:9000"))
+    upload = Upload(
+        id="f1le", upload_id="u1", storage_key="uploadcore/f1le", owner="alice",
+        file_name="a.bin", file_content_type="application/octet-stream",
+        plan=PartPlan(10, 4, 3), status=UploadStatus.UPLOADING, created=NOW, modified=NOW,
+        expires_at=NOW + timedelta(days=1),
+    )  # fmt: skip
+
+    urls = [
+        *store.part_urls(upload, [1, 2, 3], NOW, timedelta(hours=1)),
+        store.file_url(upload, NOW, timedelta(hours=1)),
+    ]
+
+    for url in urls:
+        query = dict(parse_qsl(urlsplit(url).query))
+        assert not [k for k in query if "checksum" in k.lower()], url
+        assert query["X-Amz-SignedHeaders"] in ("content-length;host", "host")
+
+
+@pytest.mark.parametrize(
+    ("code", "operation", "gone"),
+    [
+        ("NoSuchUpload", "ListParts", True),  # AWS, MinIO, moto
+        ("NoSuchKey", "ListParts", True),  # Ceph RGW, once completed or aborted
+        ("NoSuchKey", "CompleteMultipartUpload", True),
+        ("NoSuchUpload", "AbortMultipartUpload", True),
+        ("NoSuchKey", "HeadObject", False),  # no object: not about a multipart upload
+        ("NoSuchKey", "GetObject", False),
+        ("NoSuchBucket", "ListParts", False),  # the store is not set up for us
+        ("AccessDenied", "ListParts", False),
+    ],
+)
+def test_the_upload_is_gone_by_the_operation_and_the_code_together(
+    code: str, operation: str, gone: bool
+) -> None:
+    assert upload_gone(s3_error(code, 404, operation)) is gone

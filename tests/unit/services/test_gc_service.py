@@ -24,6 +24,7 @@ from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits, PartRef, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.services.aborting import Aborter
+from uploadcore.services.events import Events
 from uploadcore.services.gc import GcService
 from uploadcore.services.initiate import NewUpload
 from uploadcore.services.records import UploadPolicy
@@ -60,7 +61,7 @@ class World:
         self.uploads = compose(
             POLICY, self.repo, self.store, self.clock, SequentialIds("file"), signer
         )
-        aborter = Aborter(self.repo, self.store, self.clock)
+        aborter = Aborter(self.repo, self.store, self.clock, Events(SequentialIds("e")))
         self.gc = GcService(self.repo, aborter, self.clock, GC_POLICY, self.batch_size)
 
     def start(self, parts: int = 0) -> Upload:

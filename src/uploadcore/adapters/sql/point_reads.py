@@ -31,7 +31,7 @@ from uploadcore.domain.upload import Upload, UploadStatus
 _FILE_BY_ID = (
     "SELECT id, upload_id, storage_key, owner, file_name, file_content_type,"
     " file_size, num_parts, part_size, upload_status, created, modified, expires_at,"
-    " etag, parent_content_type, parent_object_id, deleted FROM files WHERE id = ?"
+    " etag, parent_content_type, parent_object_id, deleted, token_id FROM files WHERE id = ?"
 )
 _USER_BY_KEY = "SELECT name, is_admin FROM users WHERE key_hash = ?"
 _STATUSES = {status.value: status for status in UploadStatus}
@@ -107,6 +107,7 @@ def _upload(
     file_content_type: str, file_size: int, num_parts: int, part_size: int, status: str,
     created: str, modified: str, expires_at: str, etag: str | None,
     parent_content_type: str | None, parent_object_id: str | None, deleted: str | None,
+    token_id: str | None,
 ) -> Upload:  # fmt: skip
     return Upload(
         id=id,
@@ -124,6 +125,7 @@ def _upload(
         parent_content_type=parent_content_type,
         parent_object_id=parent_object_id,
         deleted=None if deleted is None else _utc(deleted),
+        token_id=token_id,
     )
 
 

@@ -27,8 +27,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 
 from uploadcore.adapters.sql import gc
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
+from uploadcore.adapters.sql.outbox import SqlOutbox
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
+from uploadcore.adapters.sql.tokens import TokenQueries
 from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
@@ -44,8 +46,8 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class SqlAlchemyRepository:
-    """Uploads, parts (one row each) and users in a relational database."""
+class SqlAlchemyRepository(SqlOutbox, TokenQueries):
+    """Uploads, parts (one row each), users, upload tokens and the outbox in a database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -105,6 +107,13 @@ class SqlAlchemyRepository:
             if _unreachable(error):
                 raise StorageUnavailable("the database is unavailable; retry shortly") from error
             raise
+
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        with self.transaction() as tx:
+            if tx._connection is None:  # pragma: no cover - transaction() always binds one
+                raise RuntimeError("no connection in a unit of work")
+            yield tx._connection
 
     def _uploads(self, query: Select[Any]) -> list[Upload]:
         """The uploads a SELECT of whole `files` rows reads."""
@@ -386,6 +395,7 @@ def _row_of(upload: Upload) -> dict[str, Any]:
         "modified": upload.modified,
         "expires_at": upload.expires_at,
         "deleted": upload.deleted,
+        "token_id": upload.token_id,
     }
 
 
@@ -406,4 +416,5 @@ def _upload_of(row: Row[Any]) -> Upload:
         parent_content_type=row.parent_content_type,
         parent_object_id=row.parent_object_id,
         deleted=row.deleted,
+        token_id=row.token_id,
     )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -83,6 +84,8 @@ files = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     # Set when a deletion began; the row goes once the stored bytes are gone.
     Column("deleted", UtcDateTime, nullable=True),
+    # The upload token that started it (no foreign key: tokens are purged, files stay).
+    Column("token_id", String(64), nullable=True),
     # Listing newest first is an index seek for every owner/status/parent filter
     # (equality columns, then the sort key), and so is finding expired uploads.
     Index(None, "owner", "created", "id"),
@@ -115,4 +118,69 @@ parts = Table(
     Column("etag", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("received", UtcDateTime, nullable=False),
+)
+
+upload_tokens = Table(
+    "upload_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked", UtcDateTime, nullable=True),
+    Column("max_file_size", BigInteger, nullable=True),
+    Column("max_files", Integer, nullable=True),
+    Column("files_started", Integer, nullable=False),
+    Column("allowed_content_types", Text, nullable=False),  # a JSON array of strings
+    Column("parent_content_type", String(255), nullable=True),
+    Column("parent_object_id", String(255), nullable=True),
+)
+
+# -- the outbox -----------------------------------------------------------------
+# Events are written in the transaction of the change they describe. They keep no
+# foreign key to `files`: an event outlives the record it describes.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("data", Text, nullable=False),  # the file's representation, as JSON
+    Index(None, "timestamp", "id"),
+    Index(None, "type", "timestamp", "id"),
+    Index(None, "file_id"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(128), nullable=False),
+    # Space-separated event types; empty for every type.
+    Column("event_types", String(255), nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("event_id", String(64), ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "endpoint_id",
+        String(64),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    # When a pending delivery is due; while claimed, when its claim runs out.
+    Column("next_attempt", UtcDateTime, nullable=False),
+    Column("last_error", String(500), nullable=True),
+    Column("updated", UtcDateTime, nullable=False),
+    # Workers claim the pending deliveries due soonest: an index seek.
+    Index(None, "status", "next_attempt"),
+    Index(None, "endpoint_id"),
 )

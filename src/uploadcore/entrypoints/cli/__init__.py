@@ -2,7 +2,7 @@
 
 One module per command or group; each defines its commands on its own, and
 they are added to `main` here. A new command is a new module and one line
-below. Modules import SQLAlchemy, uvicorn or httpx inside the commands that
+below. Modules import SQLAlchemy, uvicorn or httpx2 inside the commands that
 need them, so `uploadcore upload` and `--help` start quickly.
 """
 
@@ -14,8 +14,9 @@ from uploadcore.entrypoints.cli.serve import serve
 from uploadcore.entrypoints.cli.settings import settings_command
 from uploadcore.entrypoints.cli.upload import upload
 from uploadcore.entrypoints.cli.users import users
+from uploadcore.entrypoints.cli.webhooks import deliver, events, webhooks
 
-for _command in (serve, users, abort, gc, db, upload, settings_command):
+for _command in (serve, users, abort, gc, db, upload, settings_command, webhooks, events, deliver):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -97,7 +97,7 @@ def upload(
       uploadcore upload video.bin --resume 4bbc246cb0189d67f434260afe33bfbd
       uploadcore upload scan.pdf --name "Scan 2024.pdf" --json
     """
-    from uploadcore.entrypoints import client  # httpx and rich load for this command only
+    from uploadcore.entrypoints import client  # httpx2 and rich load for this command only
 
     if name is None and not is_utf8(path.name):
         fail(f"the file name {path.name!r} is not valid UTF-8; give the name to record with --name")

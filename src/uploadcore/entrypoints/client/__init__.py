@@ -1,4 +1,4 @@
-"""The upload client behind `uploadcore upload`: a client of the HTTP API (httpx)."""
+"""The upload client behind `uploadcore upload`: a client of the HTTP API (httpx2)."""
 
 from __future__ import annotations
 

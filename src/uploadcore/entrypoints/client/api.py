@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 from uploadcore.domain.errors import UploadcoreError
 from uploadcore.entrypoints.client.retry import RetryPolicy, is_transient, retry_after
@@ -54,7 +54,7 @@ class Api:
         self,
         base_url: str,
         api_key: str,
-        http: httpx.Client,
+        http: httpx2.Client,
         retry: RetryPolicy | None = None,
         stop: threading.Event | None = None,
     ) -> None:
@@ -86,7 +86,7 @@ class Api:
 
     def put_part(
         self, url: str, length: int, body: Callable[[], Iterable[bytes]], what: str
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """PUT one part body (a fresh iterator per try) of exactly `length` bytes.
 
         Returns the final answer, successful or not, once it is not transient.
@@ -112,15 +112,15 @@ class Api:
             raise ClientError(f"could not {what}: unexpected answer {str(answer)[:100]}")
         return answer
 
-    def send(self, request: Callable[[], httpx.Response], what: str) -> httpx.Response:
+    def send(self, request: Callable[[], httpx2.Response], what: str) -> httpx2.Response:
         """`request()`, tried again after transient failures; the first other answer."""
-        failure: httpx.Response | httpx.TransportError | None = None
+        failure: httpx2.Response | httpx2.TransportError | None = None
         for attempt in range(self.retry.attempts):
             if self.stop.is_set():
                 raise Stopped(f"stopped before it could {what}")
             try:
                 response = request()
-            except httpx.TransportError as error:
+            except httpx2.TransportError as error:
                 if self.stop.is_set():
                     raise Stopped(f"stopped while it tried to {what}") from error
                 if not is_transient(error):
@@ -132,7 +132,7 @@ class Api:
                 failure = response
             if attempt + 1 < self.retry.attempts:
                 wait = self.retry.delay(
-                    attempt, retry_after(failure) if isinstance(failure, httpx.Response) else None
+                    attempt, retry_after(failure) if isinstance(failure, httpx2.Response) else None
                 )
                 log.info("could not %s (%s); trying again in %.1f s", what, describe(failure), wait)
                 if self.stop.wait(wait):
@@ -142,19 +142,19 @@ class Api:
         raise ClientError(f"could not {what} after {tries}: {reason}")
 
 
-def http_client(base_url: str, parallel: int) -> httpx.Client:
+def http_client(base_url: str, parallel: int) -> httpx2.Client:
     """An HTTP client for `parallel` part uploads at once, after checking the URL."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ClientError(f"--url must be an http:// or https:// URL, not {base_url!r}")
-    return httpx.Client(
+    return httpx2.Client(
         # Reads wait for a server that fsyncs a big part, or assembles a big file.
-        timeout=httpx.Timeout(60.0, connect=10.0, read=600.0),
-        limits=httpx.Limits(max_connections=parallel + 2, max_keepalive_connections=parallel + 2),
+        timeout=httpx2.Timeout(60.0, connect=10.0, read=600.0),
+        limits=httpx2.Limits(max_connections=parallel + 2, max_keepalive_connections=parallel + 2),
     )
 
 
-def checked(response: httpx.Response, what: str) -> httpx.Response:
+def checked(response: httpx2.Response, what: str) -> httpx2.Response:
     """The response if it is a success; ApiError naming the server's reason otherwise."""
     if response.is_success:
         return response
@@ -167,7 +167,7 @@ _S3_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
 _S3_MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
 
 
-def problem_of(response: httpx.Response) -> tuple[int, str | None, str]:
+def problem_of(response: httpx2.Response) -> tuple[int, str | None, str]:
     """(status, machine code, one-line detail) of an error answer: JSON problem or S3 XML."""
     status = response.status_code
     text = response.text
@@ -185,8 +185,8 @@ def problem_of(response: httpx.Response) -> tuple[int, str | None, str]:
     return status, None, _one_line(text[:200]) or response.reason_phrase or "no details"
 
 
-def describe(failure: httpx.Response | httpx.TransportError) -> str:
-    if isinstance(failure, httpx.TransportError):
+def describe(failure: httpx2.Response | httpx2.TransportError) -> str:
+    if isinstance(failure, httpx2.TransportError):
         return _one_line(f"{type(failure).__name__}: {failure}".rstrip(": "))
     status, code, detail = problem_of(failure)
     return f"HTTP {status}{' ' + code if code else ''}: {detail}"

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import httpx
+import httpx2
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -34,15 +34,15 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
-def is_transient(failure: httpx.Response | httpx.TransportError) -> bool:
-    if isinstance(failure, httpx.UnsupportedProtocol):  # a URL that no retry will fix
+def is_transient(failure: httpx2.Response | httpx2.TransportError) -> bool:
+    if isinstance(failure, httpx2.UnsupportedProtocol):  # a URL that no retry will fix
         return False
-    if isinstance(failure, httpx.TransportError):
+    if isinstance(failure, httpx2.TransportError):
         return True
     return failure.status_code in RETRYABLE_STATUS
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: httpx2.Response) -> float | None:
     """A `Retry-After` header in seconds (delta or HTTP date), if there is a usable one."""
     value = response.headers.get("retry-after", "").strip()
     if not value:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from uploadcore.domain.parts import normalize_etag
 from uploadcore.domain.sizes import short_size
@@ -267,7 +267,7 @@ def _leave_signals_to_the_main_thread() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
 
 
-def _etag_of(response: httpx.Response, number: int) -> str:
+def _etag_of(response: httpx2.Response, number: int) -> str:
     etag = response.headers.get("etag")
     if not etag:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -26,17 +27,25 @@ from uploadcore.settings import Settings, unknown_variables
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
+def create_app(
+    settings: Settings, core: Uploadcore | None = None, *, deliver_webhooks: bool = False
+) -> Starlette:
     """The uploadcore API. Builds its components from `settings` unless given `core`.
 
-    It keeps URL tokens out of the servers' access logs (see `logs.py`).
+    With `deliver_webhooks` (as `uploadcore serve` runs it), the app also
+    delivers webhooks for as long as it runs, in a background task of its
+    event loop: a slow receiver takes none of the API's threads. Embedders
+    leave it off and deliver where they choose (`core.deliverer().run(stop)`,
+    or `uploadcore deliver`). It keeps URL tokens out of the servers' access
+    logs (see `logs.py`).
     """
     core = core or build(settings)
     redact_access_logs()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with _delivering(core, deliver_webhooks and core.webhooks is not None):
+            yield
         core.close()
 
     middleware = []
@@ -70,8 +79,25 @@ def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
     return app
 
 
+@asynccontextmanager
+async def _delivering(core: Uploadcore, enabled: bool) -> AsyncIterator[None]:
+    """Webhook delivery in the background while the block runs; woken by each event."""
+    if not enabled:
+        yield
+        return
+    deliverer = core.deliverer()
+    core.on(None, lambda _event: deliverer.wake())
+    stop = asyncio.Event()
+    task = asyncio.create_task(deliverer.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def app_from_environment() -> Starlette:
     """The factory `uploadcore serve` hands to uvicorn (one per worker process)."""
     for warning in unknown_variables(os.environ):
         log.warning("%s", warning)
-    return create_app(Settings.from_env(os.environ))
+    return create_app(Settings.from_env(os.environ), deliver_webhooks=True)

@@ -18,10 +18,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from uploadcore.bootstrap import Uploadcore
-from uploadcore.domain.errors import InvalidInput, NotAuthenticated
+from uploadcore.domain.errors import Forbidden, InvalidInput, NotAuthenticated
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.links import HttpLinks
+from uploadcore.services.upload_tokens import TOKEN_PREFIX
 
 
 class Resource:
@@ -36,18 +37,29 @@ class Resource:
     def routes(self) -> list[BaseRoute]:
         raise NotImplementedError
 
-    async def principal(self, request: Request) -> Principal:
-        """The caller, from `Authorization: Bearer <credential>`; NotAuthenticated otherwise."""
-        credential = credential_of(request.headers)
-        if self.reads_inline:
-            return self.authenticate(credential)
-        return await run_in_threadpool(self.authenticate, credential)
+    async def principal(self, request: Request, *, uploading: bool = False) -> Principal:
+        """The caller, from `Authorization: Bearer <credential>`; NotAuthenticated otherwise.
 
-    def authenticate(self, credential: str) -> Principal:
+        An upload token is accepted only where `uploading` (Forbidden elsewhere).
+        """
+        credential = credential_of(request.headers)
+        if self.inline(credential):
+            return self.authenticate(credential, uploading=uploading)
+        return await run_in_threadpool(self.authenticate, credential, uploading=uploading)
+
+    def inline(self, credential: str) -> bool:
+        """Whether looking this credential up never waits (an API key on SQLite in WAL mode)."""
+        return self.reads_inline and not credential.startswith(TOKEN_PREFIX)
+
+    def authenticate(self, credential: str, *, uploading: bool = False) -> Principal:
         """The caller (blocking: a database lookup); NotAuthenticated for an unknown credential."""
         principal = self.core.authenticator.authenticate(credential)
         if principal is None:
-            raise NotAuthenticated("the API key is not valid")
+            raise NotAuthenticated("the API key or upload token is not valid")
+        if principal.grant is not None and not uploading:
+            raise Forbidden(
+                "an upload token may only upload: initiate, resume, complete or abort its uploads"
+            )
         return principal
 
     def links(self, scope: Scope) -> HttpLinks:

@@ -72,7 +72,7 @@ class Files(Resource):
             upload = self.core.get_file(self.authenticate(credential), file_id)
             return self.file_json(upload, links)
 
-        if self.details_inline:
+        if self.details_inline and self.inline(credential):
             return JsonResponse(details())
         return JsonResponse(await run_in_threadpool(details))  # one trip to a thread for all
 

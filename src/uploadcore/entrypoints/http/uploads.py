@@ -28,7 +28,7 @@ class Uploads(Resource):
         ]
 
     async def initiate(self, request: Request) -> Response:
-        principal = await self.principal(request)
+        principal = await self.principal(request, uploading=True)
         data = await schemas.read_json(request)
         new = schemas.parse_initiate(data, self.core.policy.limits.max_file_size)
         links = self.links(request.scope)
@@ -36,14 +36,14 @@ class Uploads(Resource):
         return JsonResponse(schemas.initiated_json(initiated), status_code=201)
 
     async def state(self, request: Request) -> Response:
-        principal = await self.principal(request)
+        principal = await self.principal(request, uploading=True)
         state = await run_in_threadpool(
             self.core.upload_state, principal, request.path_params["file_id"]
         )
         return JsonResponse(schemas.state_json(state))
 
     async def refresh_urls(self, request: Request) -> Response:
-        principal = await self.principal(request)
+        principal = await self.principal(request, uploading=True)
         numbers = schemas.parse_refresh(await schemas.read_json(request, optional=True))
         refreshed = await run_in_threadpool(
             self.core.refresh_urls,
@@ -55,7 +55,7 @@ class Uploads(Resource):
         return JsonResponse(schemas.refreshed_json(refreshed))
 
     async def complete(self, request: Request) -> Response:
-        principal = await self.principal(request)
+        principal = await self.principal(request, uploading=True)
         refs = schemas.parse_complete(await schemas.read_json(request))
         upload = await run_in_threadpool(
             self.core.complete, principal, request.path_params["file_id"], refs
@@ -63,6 +63,6 @@ class Uploads(Resource):
         return JsonResponse(self.file_json(upload, self.links(request.scope)))
 
     async def abort(self, request: Request) -> Response:
-        principal = await self.principal(request)
+        principal = await self.principal(request, uploading=True)
         await run_in_threadpool(self.core.abort, principal, request.path_params["file_id"])
         return Response(status_code=204)
