@@ -1,23 +1,28 @@
-"""The API's request bodies and the listing's query, each declared once.
+"""The API's bodies, each declared once.
 
-They are msgspec Structs, decoded by `validation.decode`, which names every
-problem at once. Each field says its type, bounds and domain rule, and in prose
-and by example what it means.
+Requests are msgspec Structs, decoded by `validation.decode` (every problem named
+at once). Responses are TypedDicts: the routes build plain dicts, which orjson
+writes fastest, and mypy holds each to its declared keys and types. Each field
+says in prose and by example what it means.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from uploadcore.domain.listing import DEFAULT_LIMIT, MAX_LIMIT
 from uploadcore.domain.metadata import MAX_TEXT, check_content_type, check_file_name, check_text
 from uploadcore.domain.parts import PartLimits
+from uploadcore.domain.upload import UploadStatus
 from uploadcore.entrypoints.http.validation import Rule
 
 # Example values.
+FILE_ID = "AbCdEf0123456789AbCdEf0123456789"
+UPLOAD_ID = "9f2d3c4b5a6978807162534435261708"
 TOKEN = "WyJBYkNkRWYwMTIzIiwiOWYyZDNjIiwxLDE3NjcyMzM2MDBd.q8n3R2u0bXk"
+BASE = "https://uploads.example.com"
 ETAG = "5d41402abc4b2a76b9719d911017c592"
 MAX_CURSOR = 1024
 MAX_PARTS = PartLimits().max_parts
@@ -50,6 +55,16 @@ ParentType = Annotated[Text | None, Meta(examples=["blog.post"])]
 ParentId = Annotated[
     Text | int | None, Meta(description="Stored and returned as a string.", examples=[42])
 ]
+Url = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
+Time = Annotated[
+    str,
+    Meta(
+        description="RFC 3339, UTC (`Z`).",
+        extra_json_schema={"format": "date-time"},
+        examples=["2026-01-01T12:00:00.000000Z"],
+    ),
+]
+FileSize = Annotated[int, Meta(ge=0, description="Bytes.", examples=[12582912])]
 PartSize = Annotated[
     int,
     Meta(
@@ -59,6 +74,16 @@ PartSize = Annotated[
         examples=[5242880],
     ),
 ]
+PartNumber = Annotated[
+    int,
+    Meta(
+        ge=1,
+        extra_json_schema={"maximum": MAX_PARTS},
+        description="1 to `num_parts`.",
+        examples=[1],
+    ),
+]
+Etag = Annotated[str, Meta(description="Hex md5 of the part.", examples=[ETAG])]
 
 
 # -- requests ----------------------------------------------------------------------------
@@ -202,3 +227,159 @@ class ListQuery(Struct, forbid_unknown_fields=True, frozen=True):
         ]
         | UnsetType
     ) = UNSET
+
+
+# -- responses ---------------------------------------------------------------------------
+
+
+class File(TypedDict):
+    """A file, in whatever state its upload is."""
+
+    id: Annotated[
+        str, Meta(description="The file id: every `{file_id}` in a path.", examples=[FILE_ID])
+    ]
+    file_name: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, examples=["large-video.mp4"])]
+    file_size: FileSize
+    file_content_type: Annotated[str, Meta(examples=["video/mp4"])]
+    upload_status: Annotated[UploadStatus, Meta(examples=["completed"])]
+    url: Annotated[
+        Url | None,
+        Meta(
+            description="Fetches the bytes as given (a token-signed download URL on local "
+            "storage, a presigned GET on S3); null unless completed. Every response mints a "
+            "fresh one; it expires after PRESIGNED_URL_EXPIRES_IN.",
+            examples=[f"{BASE}/v1/files/{FILE_ID}/download/?token={TOKEN}"],
+        ),
+    ]
+    etag: Annotated[
+        str | None,
+        Meta(
+            description="S3-style multipart etag: md5 of the binary part md5s, `-N`; null until "
+            "completed.",
+            examples=["9b2cf535f27731c974343645a3985328-3"],
+        ),
+    ]
+    parent_content_type: Annotated[str | None, Meta(examples=["blog.post"])]
+    parent_object_id: Annotated[str | None, Meta(examples=["42"])]
+    owner: Annotated[str, Meta(description="The user name of the owner.", examples=["alice"])]
+    created: Time
+    modified: Annotated[Time, Meta(examples=["2026-01-01T12:03:10.512000Z"])]
+
+
+class FileList(TypedDict):
+    """One page of a listing, newest first."""
+
+    results: list[File]
+    next: Annotated[
+        Url | None,
+        Meta(
+            description="The next page, with the same filters and limit; null on the last.",
+            examples=[f"{BASE}/v1/files/?upload_status=completed&limit=1&cursor={TOKEN}"],
+        ),
+    ]
+
+
+class PartUrl(TypedDict):
+    """Where to PUT one part."""
+
+    part_number: PartNumber
+    url: Annotated[
+        Url,
+        Meta(
+            description="On local storage a token-signed URL of this service; on S3 a presigned "
+            "`UploadPart` URL.",
+            examples=[f"{BASE}/v1/files/presigned-uploads/{FILE_ID}/upload-part/1/?token={TOKEN}"],
+        ),
+    ]
+    method: Literal["PUT"]
+
+
+PartUrls = Annotated[list[PartUrl], Meta(description="One per part asked for, ascending.")]
+ExpiresIn = Annotated[int, Meta(description="Seconds the URLs stay valid.", examples=[3600])]
+
+
+class Initiated(TypedDict):
+    """The new upload, and a URL for each of its parts."""
+
+    file_obj: File
+    upload_id: Annotated[
+        str, Meta(description="The storage's own upload id.", examples=[UPLOAD_ID])
+    ]
+    presigned_urls: PartUrls
+    expires_in: ExpiresIn
+
+
+class Part(TypedDict):
+    """A part storage holds."""
+
+    part_number: PartNumber
+    etag: Etag
+    size: Annotated[int, Meta(ge=0, examples=[5242880])]
+
+
+class UploadState(TypedDict):
+    """An upload, and the parts received so far: what a client needs to resume."""
+
+    id: Annotated[str, Meta(examples=[FILE_ID])]
+    upload_id: Annotated[str, Meta(examples=[UPLOAD_ID])]
+    upload_status: Annotated[UploadStatus, Meta(examples=["uploading"])]
+    file_name: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, examples=["large-video.mp4"])]
+    file_size: FileSize
+    num_parts: Annotated[PartNumber, Meta(examples=[3])]
+    part_size: PartSize
+    expires_at: Annotated[
+        Time,
+        Meta(
+            description="RFC 3339, UTC (`Z`): when the upload expires unless it progresses "
+            "(every part received and every refresh moves it).",
+            examples=["2026-01-02T12:01:00.000000Z"],
+        ),
+    ]
+    parts: list[Part]
+
+
+class RefreshedUrls(TypedDict):
+    """Fresh URLs for the parts asked for."""
+
+    presigned_urls: PartUrls
+    expires_in: ExpiresIn
+
+
+class PartReceipt(TypedDict):
+    """A part stored: its number and the hex md5 of its bytes."""
+
+    part_number: PartNumber
+    etag: Etag
+
+
+class Health(TypedDict):
+    status: Literal["ok"]
+
+
+class FieldError(TypedDict):
+    """One problem with one field of the request."""
+
+    field: Annotated[
+        str,
+        Meta(
+            description="A body field (`parts[2].etag` inside lists) or a query parameter.",
+            examples=["file_name"],
+        ),
+    ]
+    message: Annotated[str, Meta(examples=["must be 1 to 255 characters, got 0"])]
+
+
+class Problem(TypedDict):
+    """An RFC 9457 problem. `code` is stable and machine-readable."""
+
+    type: Annotated[str, Meta(examples=["https://uploadcore.dev/problems/validation_error"])]
+    title: Annotated[str, Meta(examples=["Invalid request"])]
+    status: Annotated[int, Meta(examples=[400])]
+    detail: Annotated[str, Meta(examples=["invalid fields: file_name"])]
+    code: Annotated[str, Meta(examples=["validation_error"])]
+    errors: NotRequired[
+        Annotated[
+            list[FieldError],
+            Meta(description="Every invalid field of the request (the first 20), at once."),
+        ]
+    ]

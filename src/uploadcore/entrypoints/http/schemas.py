@@ -1,11 +1,11 @@
-"""Request bodies in, through the models of `models.py`; representations out."""
+"""Request bodies in, representations out, through the models of `models.py`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 
@@ -15,7 +15,7 @@ from uploadcore.domain.upload import Upload
 from uploadcore.entrypoints.http import models as m
 from uploadcore.entrypoints.http.problems import PayloadTooLarge, UnsupportedMediaType
 from uploadcore.entrypoints.http.validation import decode
-from uploadcore.services.uploads import Initiated, NewUpload, RefreshedUrls, UploadState
+from uploadcore.services.uploads import Initiated, NewUpload, PartUrl, RefreshedUrls, UploadState
 
 MAX_JSON_BYTES = 2 * 1024 * 1024  # a completion of 10,000 parts is about 600 KB
 
@@ -86,6 +86,8 @@ def parse_refresh(data: Any) -> list[int] | None:
 
 
 # -- representations ---------------------------------------------------------
+# Each is built as its model, so mypy holds it to the documented shape, and handed
+# on as the plain dict it is (the routes take dicts; orjson writes them).
 
 
 def timestamp(value: datetime) -> str:
@@ -93,12 +95,16 @@ def timestamp(value: datetime) -> str:
 
 
 def file_json(upload: Upload, url: str | None) -> dict[str, Any]:
+    return cast("dict[str, Any]", _file(upload, url))
+
+
+def _file(upload: Upload, url: str | None) -> m.File:
     return {
         "id": upload.id,
         "file_name": upload.file_name,
         "file_size": upload.file_size,
         "file_content_type": upload.file_content_type,
-        "upload_status": upload.status.value,
+        "upload_status": upload.status,
         "url": url,
         "etag": upload.etag,
         "parent_content_type": upload.parent_content_type,
@@ -110,37 +116,38 @@ def file_json(upload: Upload, url: str | None) -> dict[str, Any]:
 
 
 def initiated_json(initiated: Initiated) -> dict[str, Any]:
-    return {
-        "file_obj": file_json(initiated.upload, None),
+    body: m.Initiated = {
+        "file_obj": _file(initiated.upload, None),
         "upload_id": initiated.upload.upload_id,
-        "presigned_urls": [
-            {"part_number": u.part_number, "url": u.url, "method": u.method}
-            for u in initiated.presigned_urls
-        ],
+        "presigned_urls": _part_urls(initiated.presigned_urls),
         "expires_in": initiated.expires_in,
     }
+    return cast("dict[str, Any]", body)
 
 
 def refreshed_json(refreshed: RefreshedUrls) -> dict[str, Any]:
-    return {
-        "presigned_urls": [
-            {"part_number": u.part_number, "url": u.url, "method": u.method}
-            for u in refreshed.presigned_urls
-        ],
+    body: m.RefreshedUrls = {
+        "presigned_urls": _part_urls(refreshed.presigned_urls),
         "expires_in": refreshed.expires_in,
     }
+    return cast("dict[str, Any]", body)
 
 
-def part_json(part: ReceivedPart) -> dict[str, Any]:
+def _part_urls(urls: tuple[PartUrl, ...]) -> list[m.PartUrl]:
+    # PUT is the one method a part URL takes (the model says so; so does every store).
+    return [{"part_number": u.part_number, "url": u.url, "method": "PUT"} for u in urls]
+
+
+def part_json(part: ReceivedPart) -> m.Part:
     return {"part_number": part.part_number, "etag": part.etag, "size": part.size}
 
 
 def state_json(state: UploadState) -> Mapping[str, Any]:
     upload = state.upload
-    return {
+    body: m.UploadState = {
         "id": upload.id,
         "upload_id": upload.upload_id,
-        "upload_status": upload.status.value,
+        "upload_status": upload.status,
         "file_name": upload.file_name,
         "file_size": upload.file_size,
         "num_parts": upload.plan.num_parts,
@@ -148,3 +155,4 @@ def state_json(state: UploadState) -> Mapping[str, Any]:
         "expires_at": timestamp(upload.expires_at),
         "parts": [part_json(p) for p in state.parts],
     }
+    return body
