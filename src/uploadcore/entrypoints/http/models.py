@@ -1,9 +1,10 @@
-"""The API's bodies, each declared once.
+"""The API's bodies, each declared once: parsed, rendered and documented from here.
 
 Requests are msgspec Structs, decoded by `validation.decode` (every problem named
 at once). Responses are TypedDicts: the routes build plain dicts, which orjson
-writes fastest, and mypy holds each to its declared keys and types. Each field
-says in prose and by example what it means.
+writes fastest, and mypy holds each to its declared keys and types. The OpenAPI
+document is generated from both, docstrings and `Meta` descriptions included; a
+field's `examples` make up the examples of the bodies that hold it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import UploadStatus
 from uploadcore.entrypoints.http.validation import Rule
 
-# Example values.
+# Example values, shared by the fields below and the operations of operations.py.
 FILE_ID = "AbCdEf0123456789AbCdEf0123456789"
 UPLOAD_ID = "9f2d3c4b5a6978807162534435261708"
 TOKEN = "WyJBYkNkRWYwMTIzIiwiOWYyZDNjIiwxLDE3NjcyMzM2MDBd.q8n3R2u0bXk"
@@ -84,6 +85,15 @@ PartNumber = Annotated[
     ),
 ]
 Etag = Annotated[str, Meta(description="Hex md5 of the part.", examples=[ETAG])]
+FileId = Annotated[str, Meta(description="The file id (`file_obj.id`).", examples=[FILE_ID])]
+Token = Annotated[
+    str,
+    Meta(
+        description="The signed token from the URL the service gave; it replaces the API key "
+        "for this one request. A missing, tampered, expired or misdirected token is 403.",
+        examples=[TOKEN],
+    ),
+]
 
 
 # -- requests ----------------------------------------------------------------------------
