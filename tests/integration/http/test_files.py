@@ -199,6 +199,15 @@ def test_patch_validates_like_initiate(
     assert error_fields(patch(api, alice, file["id"], body)) == fields
 
 
+def test_patch_names_every_bad_field_at_once(api: Harness, alice: Headers, file: Json) -> None:
+    body = {"file_name": "a\nb", "parent_content_type": 7, "owner": "bob", "colour": "red"}
+
+    response = patch(api, alice, file["id"], body)
+
+    assert error_fields(response) == {"file_name", "parent_content_type", "owner", "colour"}
+    assert get(api, alice, file["id"]).json()["file_name"] == file["file_name"]
+
+
 def test_patch_with_a_body_that_is_not_a_json_object_is_400(
     api: Harness, alice: Headers, file: Json
 ) -> None:

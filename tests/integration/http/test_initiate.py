@@ -187,6 +187,38 @@ def test_every_problem_is_named_at_once(api: Harness, alice: Headers) -> None:
     }
 
 
+def test_every_field_that_breaks_a_rule_is_named_with_the_badly_typed_ones(
+    api: Harness, alice: Headers
+) -> None:
+    body = plan(
+        file_name="a\tb.txt",
+        file_content_type="not a type",
+        parent_content_type="blog\npost",
+        parent_object_id="",
+        num_parts=0,
+    ) | {"part_size": "big"}
+
+    response = api.client.initiate(alice, body)
+
+    assert error_fields(response) == {
+        "file_name",
+        "file_content_type",
+        "parent_content_type",
+        "parent_object_id",
+        "num_parts",
+        "part_size",
+    }
+    messages = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert messages["num_parts"] == "must be at least 1, got 0"
+    assert messages["parent_object_id"] == "must be 1 to 255 characters, got 0"
+
+
+def test_a_file_too_large_is_413_even_beside_other_bad_fields(api: Harness, alice: Headers) -> None:
+    body = plan(file_size=6 * GiB, file_name="a\tb", colour="red") | {"num_parts": "x"}
+
+    assert_problem(api.client.initiate(alice, body), 413, "file_too_large")
+
+
 @pytest.mark.parametrize("body", [[], [plan()], "upload", 42, None])
 def test_a_body_that_is_not_an_object_is_a_validation_error(
     api: Harness, alice: Headers, body: object

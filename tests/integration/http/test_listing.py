@@ -182,6 +182,18 @@ def test_unknown_repeated_or_empty_parameters_are_400(
     assert error_fields(listing(api, alice, query)) == {field}
 
 
+def test_every_bad_parameter_is_named_at_once(api: Harness, alice: Headers) -> None:
+    query = "?limit=0&upload_status=done&parent_content_type=blog.post&colour=red&owner="
+
+    assert error_fields(listing(api, alice, query)) == {
+        "limit",
+        "upload_status",
+        "parent_object_id",  # the other half of the parent filter
+        "colour",
+        "owner",
+    }
+
+
 # -- pages -------------------------------------------------------------------------
 
 

@@ -1,15 +1,17 @@
 """GET /openapi.json: a valid OpenAPI 3.1 document that describes exactly this app.
 
-The document is held to the app from four sides: a real validator accepts it,
-its operations are exactly the app's routes, its examples match its schemas,
-and the app's real responses match the schemas documented for their status.
+The document is held to the app from five sides: a real validator accepts it,
+its operations are exactly the app's routes, its schemas are the models the
+app parses and renders with, its examples match its schemas, and the app's real
+responses match the schemas documented for their status, field for field.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_type_hints
 
 import httpx2
 import pytest
@@ -18,7 +20,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 from tests.integration.http.support import PART, Harness, Headers, Json, md5_hex
 
-from uploadcore.entrypoints.http import openapi
+from uploadcore.entrypoints.http import models, openapi
 from uploadcore.entrypoints.http.app import create_app
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -135,6 +137,26 @@ def test_the_token_query_parameter_is_documented_on_the_token_urls(document: Jso
         assert uses_token == ("presigned-uploads" in path or path.endswith("/download/")), path
 
 
+def test_every_schema_is_a_model_with_its_fields_in_order(document: Json) -> None:
+    for name, schema in document["components"]["schemas"].items():
+        model = getattr(models, name)
+        if "properties" in schema:
+            assert list(schema["properties"]) == list(get_type_hints(model)), name
+            assert schema.get("description") or name == "Health", name
+
+
+def test_request_bodies_refuse_unknown_fields_as_the_models_do(document: Json) -> None:
+    for path, method, operation in operations(document):
+        media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if media is not None:
+            schema = resolve(document, media["schema"])
+            assert schema["additionalProperties"] is False, (method, path)
+
+
+def test_the_document_states_its_rules_itself(document: Json) -> None:
+    assert "SPEC" not in json.dumps(document)
+
+
 def test_every_error_response_is_a_problem(document: Json) -> None:
     for path, method, operation in operations(document):
         for status, response in operation["responses"].items():
@@ -181,10 +203,12 @@ class Conformance:
         media = response.headers.get("content-type", "").split(";")[0]
         if "json" in media:
             assert media in content, (method, template, status, media)
-            errors = list(
-                validator(self.document, content[media]["schema"]).iter_errors(response.json())
-            )
+            schema = content[media]["schema"]
+            errors = list(validator(self.document, schema).iter_errors(response.json()))
             assert not errors, (method, template, status, [e.message for e in errors])
+            documented_fields = resolve(self.document, schema).get("properties", {})
+            if documented_fields and int(status) < 400:  # problems have `errors` only at times
+                assert set(response.json()) == set(documented_fields), (method, template)
         self.seen.add((method, template, response.status_code))
         return response
 

@@ -242,6 +242,24 @@ def test_completion_refuses_a_part_number_below_one_as_a_field_error(
     response = api.client.complete(alice, file_id, [{"part_number": 0, "etag": "0" * 32}, *refs])
 
     assert error_fields(response) == {"parts[0].part_number"}
+    assert response.json()["errors"][0]["message"] == "must be at least 1, got 0"
+
+
+def test_completion_names_every_bad_part_at_once(
+    api: Harness, alice: Headers, uploaded: tuple[str, list[dict[str, object]]]
+) -> None:
+    file_id, refs = uploaded
+    parts = [refs[0], {"part_number": "2", "etag": 2}, "part 3", {"part_number": 3}, refs[2]]
+
+    response = api.client.complete(alice, file_id, parts)
+
+    assert error_fields(response) == {
+        "parts[1].part_number",
+        "parts[1].etag",
+        "parts[2]",
+        "parts[3].etag",
+    }
+    assert api.client.state(alice, file_id).json()["upload_status"] == "uploading"
 
 
 def test_completion_names_parts_that_were_never_uploaded(api: Harness, alice: Headers) -> None:
