@@ -20,7 +20,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from starlette.routing import Route
 from tests.integration.http.support import PART, Harness, Headers, Json, md5_hex
 
-from uploadcore.entrypoints.http import models, openapi
+from uploadcore.entrypoints.http import models, openapi, token_models
 from uploadcore.entrypoints.http.app import create_app
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -139,7 +139,7 @@ def test_the_token_query_parameter_is_documented_on_the_token_urls(document: Jso
 
 def test_every_schema_is_a_model_with_its_fields_in_order(document: Json) -> None:
     for name, schema in document["components"]["schemas"].items():
-        model = getattr(models, name)
+        model = getattr(models, name, None) or getattr(token_models, name)
         if "properties" in schema:
             assert list(schema["properties"]) == list(get_type_hints(model)), name
             assert schema.get("description") or name == "Health", name
@@ -274,6 +274,13 @@ def test_real_responses_match_their_documented_schemas(
     call("DELETE", ONE, at(ONE), headers=bob)
     call("DELETE", ONE, at(ONE), headers=alice)
     call("GET", ONE, at(ONE), headers=alice)
+    tokens = "/v1/upload-tokens/"
+    one_token = "/v1/upload-tokens/{token_id}/"
+    minted = call("POST", tokens, tokens, headers=alice, json={"max_files": 1}).json()
+    call("POST", tokens, tokens, headers=alice, json={"max_files": 0, "colour": "red"})
+    call("POST", tokens, tokens, headers={"Authorization": f"Bearer {minted['token']}"})
+    call("DELETE", one_token, one_token.format(token_id=minted["id"]), headers=bob)
+    call("DELETE", one_token, one_token.format(token_id=minted["id"]), headers=alice)
     call("GET", "/healthz", "/healthz")
     call("GET", "/openapi.json", "/openapi.json")
 

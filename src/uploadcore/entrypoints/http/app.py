@@ -21,6 +21,7 @@ from uploadcore.entrypoints.http.logs import redact_access_logs
 from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
+from uploadcore.entrypoints.http.tokens import UploadTokens
 from uploadcore.entrypoints.http.uploads import Uploads
 from uploadcore.settings import Settings, unknown_variables
 
@@ -66,7 +67,7 @@ def create_app(
     # Files first: its details route is the hottest read, and Starlette tries routes in order.
     api = [
         route
-        for resource in (Files, Uploads, Parts, Downloads, Health)
+        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health)
         for route in resource(core).routes()
     ]
     app = Starlette(

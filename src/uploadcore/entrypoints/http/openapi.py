@@ -63,13 +63,16 @@ def _generated() -> tuple[Json, Json]:
     """Every operation and the components they use; made once, copied for each answer."""
     models = [m.Problem, *dict.fromkeys(_models())]
     refs, schemas = msgspec.json.schema_components(models, ref_template=_REF + "{name}")
+    by_name = {model.__name__: model for model in models}
     for name, schema in schemas.items():
         if "properties" in schema:
-            _in_declared_order(schema, getattr(m, name))
+            _in_declared_order(schema, by_name.get(name) or getattr(m, name))
     components = {
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer",
-                           "description": "An API key from `uploadcore users create`."}
+                           "description": "An API key from `uploadcore users create`; on "
+                           "the upload endpoints also an upload token from "
+                           "`POST /v1/upload-tokens/`."}
         },
         "schemas": schemas,
         "parameters": {

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 from uploadcore.entrypoints.http import models as m
+from uploadcore.entrypoints.http import token_models as tm
 
 Json = dict[str, Any]
 
@@ -215,6 +216,32 @@ PATHS: dict[str, dict[str, Operation]] = {
             ),
         )
     },
+    "/v1/upload-tokens/": {
+        "post": Operation(
+            "mintUploadToken",
+            "Mint a browser upload token",
+            "For an application's backend, with its API key: a short-lived token a browser "
+            "uses instead of the key, as `Authorization: Bearer <token>` on the upload "
+            "endpoints (initiate, upload state, fresh URLs, complete, abort) and nowhere else "
+            "(403). It acts for the caller, only on the uploads it started, within its limits; "
+            "files uploaded with it carry its parent. An expired token is 401 `token_expired`, a "
+            "revoked one 401 `not_authenticated`. An upload token cannot mint tokens (403).",
+            {201: Answer("Minted.", tm.UploadTokenMinted)},
+            (400, 401, 403, *_JSON_IN, 503),
+            body=tm.UploadTokenRequest,
+            optional_body=True,
+        )
+    },
+    "/v1/upload-tokens/{token_id}/": {
+        "delete": Operation(
+            "revokeUploadToken",
+            "Revoke an upload token",
+            "The token stops authenticating at once. Its owner or an admin may revoke it; "
+            "another user's token is 404. Revoking it again is 204 again.",
+            {204: Answer("Revoked.")},
+            (401, 403, 404, 503),
+        )
+    },
     "/healthz": {
         "get": Operation(
             "health",
@@ -242,8 +269,9 @@ PROBLEMS: dict[int, tuple[str, str, str, str]] = {
     400: ("BadRequest", "Invalid parameters, part numbers, sizes, etags or malformed JSON; "
           "every invalid field is named at once in `errors`.", "validation_error",
           "invalid fields: file_name"),
-    401: ("Unauthorized", "Missing or unknown API key.", "not_authenticated",
-          "the API key is not valid"),
+    401: ("Unauthorized", "Missing or unknown API key; an upload token that is unknown, "
+          "revoked (`not_authenticated`) or expired (`token_expired`).", "not_authenticated",
+          "the API key or upload token is not valid"),
     403: ("Forbidden", "Not the owner; or a part/download token that is missing, tampered "
           "with, expired or minted for another file, upload or part.", "forbidden",
           "file AbCd belongs to another user"),
@@ -276,6 +304,7 @@ PROBLEM_HEADERS = {
 PATH_PARAMETERS = {
     "{file_id}": ("FileId", m.FileId),
     "{part_number}": ("PartNumber", m.PartNumber),
+    "{token_id}": ("TokenId", tm.TokenId),
 }
 
 DESCRIPTION = """\
@@ -284,7 +313,9 @@ in any order) to the presigned URLs, then complete it; an interrupted upload res
 its file id (`GET /v1/files/uploads/{file_id}/`, then fresh URLs for the missing parts).
 
 - Authentication: `Authorization: Bearer <api key>` (the scheme name is case-insensitive), \
-except on the token-signed part and download URLs, `/healthz` and this document.
+except on the token-signed part and download URLs, `/healthz` and this document. A browser \
+holds no API key: its backend mints it an upload token (`POST /v1/upload-tokens/`), accepted \
+on the upload endpoints only.
 - A user sees and changes only their own files (another user's file is 403, an unknown id \
 404); admins act on every file.
 - Every path answers with and without its trailing slash; every GET also answers HEAD.
