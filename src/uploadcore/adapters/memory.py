@@ -269,6 +269,13 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens):
         with self._lock:
             return [self._users[name] for name in sorted(self._users)]
 
+    def remove_user(self, name: str) -> bool:
+        with self._lock:
+            if self._users.pop(name, None) is None:
+                return False
+            self._keys = {k: n for k, n in self._keys.items() if n != name}
+            return True
+
     def set_key_hash(self, name: str, key_hash: str | None) -> bool:
         with self._lock:
             account = self._users.get(name)

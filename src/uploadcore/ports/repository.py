@@ -158,6 +158,12 @@ class UserRepository(Protocol):
         is no user with this name.
         """
 
+    def remove_user(self, name: str) -> bool:
+        """Delete a user; their key stops authenticating at once. False if there is none.
+
+        Their files stay (a file names its owner, it does not depend on the user).
+        """
+
 
 @runtime_checkable
 class UploadTokenRepository(Protocol):

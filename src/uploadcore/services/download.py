@@ -32,9 +32,12 @@ class OpenDownload:
 
     def __call__(self, file_id: str, token: str | None) -> Download:
         self.urls.check_download_token(token, file_id)
-        upload = find_upload(self.repo, file_id)
+        return self.opened(find_upload(self.repo, file_id))
+
+    def opened(self, upload: Upload) -> Download:
+        """A completed upload's file, opened (for a caller already allowed to read it)."""
         if upload.status is not UploadStatus.COMPLETED:
-            raise InvalidState(f"file {file_id} is {upload.status}; there is nothing to download")
+            raise InvalidState(f"file {upload.id} is {upload.status}; there is nothing to download")
         return Download(upload, self.store.open_file(upload))
 
 

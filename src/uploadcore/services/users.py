@@ -41,6 +41,12 @@ def revoke_key(users: UserRepository, name: str) -> None:
         raise NotFound(f"no user named {name}")
 
 
+def delete_user(users: UserRepository, name: str) -> None:
+    """Delete a user: their key stops working at once; their files stay. NotFound if none."""
+    if not users.remove_user(name):
+        raise NotFound(f"no user named {name}")
+
+
 def rotate_key(users: UserRepository, name: str) -> str:
     """Give a user a fresh API key (the old one stops working at once) and return it."""
     api_key = _new_key()

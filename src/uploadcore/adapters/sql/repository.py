@@ -23,30 +23,29 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from uploadcore.adapters.sql import gc
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
 from uploadcore.adapters.sql.outbox import SqlOutbox
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
-from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
+from uploadcore.adapters.sql.tables import UtcDateTime, files, parts
 from uploadcore.adapters.sql.tokens import TokenQueries
-from uploadcore.domain.errors import AlreadyExists, StorageUnavailable
+from uploadcore.adapters.sql.users import UserQueries
+from uploadcore.domain.errors import StorageUnavailable
 from uploadcore.domain.listing import FileFilter, ListPosition
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import (
     TERMINAL,
-    Principal,
     Upload,
     UploadStatus,
     check_transition,
 )
 from uploadcore.ports.gc import Keyset
-from uploadcore.ports.repository import UserAccount
 
 
-class SqlAlchemyRepository(SqlOutbox, TokenQueries):
+class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries):
     """Uploads, parts (one row each), users, upload tokens and the outbox in a database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -253,41 +252,6 @@ class SqlAlchemyRepository(SqlOutbox, TokenQueries):
             index_elements=[parts.c.file_id, parts.c.part_number],
             set_={"etag": part.etag, "size": part.size, "received": now},
         )
-
-    # -- users ------------------------------------------------------------
-
-    def add_user(self, name: str, key_hash: str, is_admin: bool, now: datetime) -> None:
-        try:
-            with self._begin() as connection:
-                connection.execute(
-                    users.insert().values(
-                        name=name, key_hash=key_hash, is_admin=is_admin, created=now
-                    )
-                )
-        except IntegrityError as error:
-            raise AlreadyExists(f"a user named {name} exists") from error
-
-    def principal_for_key(self, key_hash: str) -> Principal | None:
-        if self._point_reads is not None:
-            user = self._point_reads.user(key_hash)
-            return None if user is None else Principal(*user)
-        query = select(users.c.name, users.c.is_admin).where(users.c.key_hash == key_hash)
-        with self._begin() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else Principal(row.name, row.is_admin)
-
-    def list_users(self) -> Sequence[UserAccount]:
-        query = select(users).order_by(users.c.name)
-        with self._begin() as connection:
-            return [
-                UserAccount(row.name, row.is_admin, row.created, row.key_hash is not None)
-                for row in connection.execute(query)
-            ]
-
-    def set_key_hash(self, name: str, key_hash: str | None) -> bool:
-        statement = users.update().where(users.c.name == name).values(key_hash=key_hash)
-        with self._begin() as connection:
-            return connection.execute(statement).rowcount == 1
 
     # -- gc (statements in gc.py) ----------------------------------------
 

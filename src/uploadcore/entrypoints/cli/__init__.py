@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from uploadcore.entrypoints.cli.admin import abort, db, gc
 from uploadcore.entrypoints.cli.app import main
+from uploadcore.entrypoints.cli.files import files
 from uploadcore.entrypoints.cli.serve import serve
 from uploadcore.entrypoints.cli.settings import settings_command
 from uploadcore.entrypoints.cli.upload import upload
 from uploadcore.entrypoints.cli.users import users
 from uploadcore.entrypoints.cli.webhooks import deliver, events, webhooks
 
-for _command in (serve, users, abort, gc, db, upload, settings_command, webhooks, events, deliver):
+for _command in (
+    serve, users, files, abort, gc, db, upload, settings_command, webhooks, events, deliver
+):  # fmt: skip
     main.add_command(_command)
 
 __all__ = ["main"]

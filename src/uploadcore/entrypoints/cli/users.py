@@ -7,7 +7,7 @@ import click
 from uploadcore.entrypoints import reports
 from uploadcore.entrypoints.cli.common import composed, echo_json, one_line_errors
 from uploadcore.entrypoints.params import Text
-from uploadcore.services.users import create_user, revoke_key, rotate_key
+from uploadcore.services.users import create_user, delete_user, revoke_key, rotate_key
 
 
 @click.group(short_help="Manage users and their API keys.")
@@ -20,6 +20,7 @@ def users() -> None:
       uploadcore users create root --admin
       uploadcore users list --json
       uploadcore users rotate-key alice
+      uploadcore users delete alice
     """
 
 
@@ -99,3 +100,19 @@ def users_rotate_key(name: str) -> None:
         f"new API key for {name} (store it now, it is not kept; the old one no longer works):"
     )
     click.echo(api_key)
+
+
+@users.command("delete", short_help="Delete a user; their files stay.")
+@click.argument("name", type=Text())
+@one_line_errors
+def users_delete(name: str) -> None:
+    """Delete user NAME: their API key gets 401 at once. Their files stay, listed under
+    their name for admins (`uploadcore files list --owner NAME`), until deleted.
+
+    \b
+    Example:
+      uploadcore users delete alice
+    """
+    with composed() as core:
+        delete_user(core.users, name)
+    click.echo(f"deleted user {name}")

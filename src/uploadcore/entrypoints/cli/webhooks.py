@@ -36,12 +36,20 @@ def _manager(core: Uploadcore) -> ManageWebhooks:
     return core.webhooks
 
 
-@click.group()
+@click.group(short_help="Manage the endpoints events are POSTed to.")
 def webhooks() -> None:
-    """Manage the endpoints events are POSTed to (Standard Webhooks, signed)."""
+    """Manage the endpoints events are POSTed to (Standard Webhooks, signed).
+
+    \b
+    Examples:
+      uploadcore webhooks add https://app.example.com/hooks/uploads
+      uploadcore webhooks add https://scan.example.com/ --event upload.completed
+      uploadcore webhooks list --json
+      uploadcore webhooks remove ID
+    """
 
 
-@webhooks.command("add")
+@webhooks.command("add", short_help="Send events to a URL; prints its signing secret.")
 @click.argument("url", type=Text())
 @click.option(
     "--event", "types", multiple=True, type=click.Choice(TYPES), help="Only this type (repeat)."
@@ -52,6 +60,11 @@ def webhooks_add(url: str, types: tuple[str, ...]) -> None:
 
     Prints the endpoint id, then its signing secret (whsec_...) alone on the
     last line: receivers verify each delivery with it.
+
+    \b
+    Examples:
+      uploadcore webhooks add https://app.example.com/hooks/uploads
+      SECRET=$(uploadcore webhooks add https://x.example/ --event file.deleted | tail -n 1)
     """
     with _webhooks() as manager:
         endpoint = manager.add(url, types)
@@ -60,11 +73,17 @@ def webhooks_add(url: str, types: tuple[str, ...]) -> None:
     click.echo(endpoint.secret)
 
 
-@webhooks.command("list")
+@webhooks.command("list", short_help="List the endpoints (never their secrets).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @_one_line_errors
 def webhooks_list(as_json: bool) -> None:
-    """List the endpoints: id, URL and the event types they receive (never the secret)."""
+    """List the endpoints: id, URL and the event types they receive (never the secret).
+
+    \b
+    Examples:
+      uploadcore webhooks list
+      uploadcore webhooks list --json
+    """
     with _webhooks() as manager:
         endpoints = manager.endpoints()
     rows = [
@@ -85,31 +104,54 @@ def webhooks_list(as_json: bool) -> None:
         click.echo("no webhook endpoints")
 
 
-@webhooks.command("remove")
+@webhooks.command("remove", short_help="Remove an endpoint.")
 @click.argument("endpoint_id", metavar="ID", type=Text())
 @_one_line_errors
 def webhooks_remove(endpoint_id: str) -> None:
-    """Remove endpoint ID; its pending deliveries are dropped."""
+    """Remove endpoint ID; its pending deliveries are dropped.
+
+    \b
+    Example:
+      uploadcore webhooks remove ID
+    """
     with _webhooks() as manager:
         manager.remove(endpoint_id)
     click.echo(f"removed webhook endpoint {endpoint_id}")
 
 
-@click.group()
+@click.group(short_help="Inspect events and their deliveries, and send one again.")
 def events() -> None:
-    """Inspect events and their deliveries, and send one again."""
+    """Inspect events and their deliveries, and send one again.
+
+    \b
+    Examples:
+      uploadcore events list --status failed
+      uploadcore events redeliver EVENT_ID
+    """
 
 
-@events.command("list")
+@events.command("list", short_help="List the newest events and their deliveries.")
 @click.option("--type", "type_", type=click.Choice(TYPES), help="Only events of this type.")
 @click.option(
     "--status", type=click.Choice(STATUSES), help="Only events with a delivery in this state."
 )
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="At most this many events, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @_one_line_errors
 def events_list(type_: str | None, status: str | None, limit: int, as_json: bool) -> None:
-    """List the newest events and how their deliveries stand."""
+    """List the newest events and how their deliveries stand.
+
+    \b
+    Examples:
+      uploadcore events list
+      uploadcore events list --type upload.completed --status failed --json
+    """
     with _webhooks() as manager:
         records = manager.events(type_, status, limit)
     if as_json:
@@ -142,17 +184,22 @@ def _record_json(record: EventRecord) -> dict[str, object]:
     }
 
 
-@events.command("redeliver")
+@events.command("redeliver", short_help="Send an event again to its endpoints.")
 @click.argument("event_id", metavar="EVENT_ID", type=Text())
 @_one_line_errors
 def events_redeliver(event_id: str) -> None:
-    """Send EVENT_ID again to its endpoints (with the same webhook-id), now."""
+    """Send EVENT_ID again to its endpoints (with the same webhook-id), now.
+
+    \b
+    Example:
+      uploadcore events redeliver evt_...
+    """
     with _webhooks() as manager:
         count = manager.redeliver(event_id)
     click.echo(f"event {event_id} will be delivered again to {count} endpoint(s)")
 
 
-@click.command()
+@click.command(short_help="Deliver webhooks without serving the API.")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @_one_line_errors
 def deliver(once: bool) -> None:
@@ -160,6 +207,11 @@ def deliver(once: bool) -> None:
 
     Any number of these and of `uploadcore serve` processes may deliver from
     one database: each attempt is made by one of them.
+
+    \b
+    Examples:
+      uploadcore deliver
+      uploadcore deliver --once
     """
     with _core() as core:
         _manager(core)
