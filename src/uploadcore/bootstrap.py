@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import os
 import secrets
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
-from urllib.parse import urlsplit
 
 from sqlalchemy.exc import OperationalError
 
@@ -335,48 +333,17 @@ def s3_client(settings: Settings) -> S3Client:
     for; credentials from boto3's usual chain. Checksums only where S3 requires
     them, which every S3-compatible store understands.
     """
-    import boto3
-    from botocore.config import Config
+    from uploadcore.adapters.s3_client import make_s3_client  # boto3 loads here
 
-    style = settings.aws_s3_addressing_style
-    if style == "auto" and settings.aws_s3_endpoint_url:
-        style = "path"
-    if style == "virtual" and _is_ip_endpoint(settings.aws_s3_endpoint_url):
-        log.warning(
-            "UPLOADCORE_AWS_S3_ADDRESSING_STYLE=virtual, but the endpoint %s is an IP "
-            "address, which has no bucket subdomains: boto3 addresses it path-style",
-            settings.aws_s3_endpoint_url,
-        )
-    config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": style},
-        retries={"mode": "standard", "total_max_attempts": 3},
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=50,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        user_agent_extra="uploadcore",
-    )
-    return boto3.session.Session().client(
-        "s3",
-        region_name=settings.aws_s3_region_name,
-        endpoint_url=settings.aws_s3_endpoint_url,
-        config=config,
+    return make_s3_client(
+        settings.aws_s3_region_name,
+        settings.aws_s3_endpoint_url,
+        settings.aws_s3_addressing_style,
     )
 
 
 def _tokens_of(repo: UploadRepository) -> UploadTokenRepository | None:
     return repo if isinstance(repo, UploadTokenRepository) else None
-
-
-def _is_ip_endpoint(url: str | None) -> bool:
-    host = urlsplit(url).hostname if url else None
-    try:
-        ipaddress.ip_address(host or "")
-    except ValueError:
-        return False
-    return True
 
 
 def _users_of(repo: UploadRepository) -> UserRepository:

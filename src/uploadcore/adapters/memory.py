@@ -18,19 +18,20 @@ from typing import Self
 
 from uploadcore.adapters.memory_outbox import InMemoryOutbox
 from uploadcore.adapters.memory_tokens import InMemoryTokens
+from uploadcore.adapters.memory_users import InMemoryUsers
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
 from uploadcore.domain.grants import UploadToken
 from uploadcore.domain.listing import FileFilter, ListPosition, sort_key
 from uploadcore.domain.metadata import MetadataUpdate
 from uploadcore.domain.parts import ReceivedPart
-from uploadcore.domain.upload import Principal, Upload, UploadStatus, check_transition
+from uploadcore.domain.upload import Upload, UploadStatus, check_transition
 from uploadcore.ports.blobs import PreparedUpload
 from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository(InMemoryOutbox, InMemoryTokens):
+class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers):
     """The upload, user and upload-token repositories and the outbox, behind one lock."""
 
     def __init__(self) -> None:
@@ -249,43 +250,6 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens):
                 for u in self._uploads.values()
                 if u.upload_id in wanted and not u.status.is_terminal
             }
-
-    # -- users ------------------------------------------------------------
-
-    def add_user(self, name: str, key_hash: str, is_admin: bool, now: datetime) -> None:
-        with self._lock:
-            if name in self._users:
-                raise AlreadyExists(f"a user named {name} exists")
-            self._users[name] = UserAccount(name, is_admin, now, has_key=True)
-            self._keys[key_hash] = name
-
-    def principal_for_key(self, key_hash: str) -> Principal | None:
-        with self._lock:
-            name = self._keys.get(key_hash)
-            account = None if name is None else self._users[name]
-        return None if account is None else Principal(account.name, account.is_admin)
-
-    def list_users(self) -> Sequence[UserAccount]:
-        with self._lock:
-            return [self._users[name] for name in sorted(self._users)]
-
-    def remove_user(self, name: str) -> bool:
-        with self._lock:
-            if self._users.pop(name, None) is None:
-                return False
-            self._keys = {k: n for k, n in self._keys.items() if n != name}
-            return True
-
-    def set_key_hash(self, name: str, key_hash: str | None) -> bool:
-        with self._lock:
-            account = self._users.get(name)
-            if account is None:
-                return False
-            self._keys = {k: n for k, n in self._keys.items() if n != name}
-            if key_hash is not None:
-                self._keys[key_hash] = name
-            self._users[name] = replace(account, has_key=key_hash is not None)
-            return True
 
 
 class InMemoryBlobStore:

@@ -143,7 +143,7 @@ def test_the_s3_handler_composes_an_s3_store_and_mounts_no_local_part_route(
 def test_virtual_addressing_of_an_ip_endpoint_is_path_style_and_says_so(
     settings: Settings, endpoint: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, "uploadcore.bootstrap"):
+    with caplog.at_level(logging.WARNING, "uploadcore.adapters.s3_client"):
         bootstrap.s3_client(
             s3(settings, aws_s3_endpoint_url=endpoint, aws_s3_addressing_style="virtual")
         )
@@ -155,7 +155,7 @@ def test_virtual_addressing_of_an_ip_endpoint_is_path_style_and_says_so(
 def test_virtual_addressing_of_a_host_name_logs_nothing(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, "uploadcore.bootstrap"):
+    with caplog.at_level(logging.WARNING, "uploadcore.adapters.s3_client"):
         bootstrap.s3_client(
             s3(settings, aws_s3_endpoint_url="http://minio:9000", aws_s3_addressing_style="virtual")
         )
