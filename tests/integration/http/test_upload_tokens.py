@@ -138,3 +138,11 @@ def _body(data: bytes) -> Json:
         "num_parts": 1,
         "part_size": max(len(data), 1),
     }
+
+
+def test_a_token_request_that_is_not_an_object_is_400(api: Harness, alice: Headers) -> None:
+    response = api.client.http.post(
+        TOKENS, headers={**alice, "Content-Type": "application/json"}, content=b"null"
+    )
+
+    assert_problem(response, 400, "validation_error")

@@ -22,11 +22,14 @@ from uploadcore.services.urls import PartUrl
 MAX_JSON_BYTES = 2 * 1024 * 1024  # a completion of 10,000 parts is about 600 KB
 
 
-async def read_json(request: Request, *, optional: bool = False) -> Any:
-    """The parsed JSON body; 415 for another media type, 413 past MAX_JSON_BYTES."""
+async def read_json(request: Request, *, optional: bool = False, absent: Any = None) -> Any:
+    """The parsed JSON body; 415 for another media type, 413 past MAX_JSON_BYTES.
+
+    With `optional`, an empty body is `absent`.
+    """
     body = await _read_limited(request)
     if optional and not body.strip():
-        return None
+        return absent
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(

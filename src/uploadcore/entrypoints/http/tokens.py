@@ -37,8 +37,8 @@ class UploadTokens(Resource):
 
     async def mint(self, mint: MintUploadToken, request: Request) -> Response:
         principal = await self.principal(request)
-        data = await schemas.read_json(request, optional=True)
-        asked = decode(UploadTokenRequest, {} if data is None else data)
+        data = await schemas.read_json(request, optional=True, absent={})  # every field defaults
+        asked = decode(UploadTokenRequest, data)
         limits = UploadLimits.checked(
             self.core.policy.limits.max_file_size,
             max_file_size=asked.max_file_size,
