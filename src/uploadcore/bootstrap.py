@@ -21,6 +21,7 @@ from uploadcore.domain.errors import StorageUnavailable, UploadcoreError
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
+from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
@@ -30,6 +31,9 @@ from uploadcore.ports.repository import UploadRepository, UploadTokenRepository,
 from uploadcore.ports.signer import Signer
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
+from uploadcore.services.append import AppendBytes, AppendedState
+from uploadcore.services.append_start import Concatenate, StartAppend
+from uploadcore.services.appended import Finisher
 from uploadcore.services.complete import CompleteUpload
 from uploadcore.services.download import OpenDownload
 from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
@@ -70,6 +74,16 @@ class Adapters(TypedDict, total=False):
 
 
 @dataclass(frozen=True)
+class Appends:
+    """The use cases of uploads filled by appending (tus), where storage takes appends."""
+
+    start: StartAppend
+    append: AppendBytes
+    state: AppendedState
+    concatenate: Concatenate
+
+
+@dataclass(frozen=True)
 class Uploadcore:
     """uploadcore composed: every use case, wired once, for the HTTP app, the CLI and embedders.
 
@@ -103,6 +117,8 @@ class Uploadcore:
     # False when `authenticator.authenticate` and the repository's `get` never wait
     # (SQLite in WAL mode): an event loop may then call them inline, without a thread hop.
     reads_block: bool = True
+    # None when storage cannot take appends or the repository keeps no appending state.
+    appends: Appends | None = None
 
     def file_url(self, upload: Upload, links: Links) -> str | None:
         """A URL that fetches the completed file as it is; None before completion."""
@@ -224,6 +240,22 @@ def _compose(
         health=health,
         close=close,
         reads_block=reads_block,
+        appends=_appends(repo, blobs, clock, ids, policy),
+    )
+
+
+def _appends(
+    repo: UploadRepository, blobs: BlobStore, clock: Clock, ids: IdGenerator, policy: UploadPolicy
+) -> Appends | None:
+    if not (isinstance(repo, AppendRepository) and isinstance(blobs, AppendsBytes)):
+        return None
+    start = StartAppend(repo, repo, blobs, clock, ids, policy)
+    finish = Finisher(repo, repo, blobs, clock, policy)
+    return Appends(
+        start=start,
+        append=AppendBytes(repo, repo, blobs, clock, policy, finish),
+        state=AppendedState(repo, repo),
+        concatenate=Concatenate(start, blobs),
     )
 
 

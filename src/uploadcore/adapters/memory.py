@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.adapters.memory_appends import InMemoryAppends
 from uploadcore.adapters.memory_tokens import InMemoryTokens
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import AlreadyExists, InvalidState, PartMissing
@@ -29,7 +30,7 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository(InMemoryTokens):
+class InMemoryRepository(InMemoryTokens, InMemoryAppends):
     """The upload, user and upload-token repositories in dictionaries, behind one lock."""
 
     def __init__(self) -> None:
@@ -40,6 +41,7 @@ class InMemoryRepository(InMemoryTokens):
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
         self._tokens: dict[str, UploadToken] = {}  # id -> token
+        InMemoryAppends.__init__(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Self]:
@@ -132,7 +134,9 @@ class InMemoryRepository(InMemoryTokens):
             found = [
                 u
                 for u in self._uploads.values()
-                if where.matches(u) and (after is None or after.is_after(u))
+                if where.matches(u)
+                and (after is None or after.is_after(u))
+                and not self.is_partial(u.id)
             ]
         return heapq.nlargest(limit, found, key=sort_key)
 

@@ -13,6 +13,7 @@ from typing import ClassVar
 __all__ = [
     "AlreadyExists",
     "BadDigest",
+    "ChecksumMismatch",
     "Conflict",
     "ContentTypeNotAllowed",
     "EtagMismatch",
@@ -26,6 +27,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "NotOwner",
+    "OffsetMismatch",
     "PartMissing",
     "PartPlanMismatch",
     "PartSizeMismatch",
@@ -196,6 +198,18 @@ class AlreadyExists(Conflict):
 class InvalidState(Conflict):
     code = "invalid_state"
     title = "Invalid upload state"
+
+
+class OffsetMismatch(InvalidState):
+    """An append named another offset than the upload's, or another append is running."""
+
+    code = "offset_mismatch"
+
+
+class ChecksumMismatch(InvalidInput):
+    """The bytes appended do not have the checksum the client sent: none of them are kept."""
+
+    code = "checksum_mismatch"
 
 
 class UploadExpired(InvalidState):

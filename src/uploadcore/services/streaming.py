@@ -5,9 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable
+from typing import Protocol
 
 from uploadcore.domain.errors import PartTooLarge
-from uploadcore.ports.blobs import PartWriter
+
+
+class Sink(Protocol):
+    """Where pumped bytes go: a PartWriter, or an AppendWriter."""
+
+    def write(self, data: bytes | bytearray) -> None: ...
+
 
 # Big enough that handing a buffer to a thread costs little next to hashing it
 # (hashlib releases the GIL on large buffers), small enough that four streams
@@ -15,7 +22,7 @@ from uploadcore.ports.blobs import PartWriter
 BUFFER_SIZE = 1024 * 1024
 
 
-async def pump(chunks: AsyncIterable[bytes], writer: PartWriter, limit: int) -> int:
+async def pump(chunks: AsyncIterable[bytes], writer: Sink, limit: int) -> int:
     """Write every chunk to `writer` and return the byte count.
 
     Writes run in the default executor while the next buffer fills, so
@@ -54,7 +61,7 @@ async def pump(chunks: AsyncIterable[bytes], writer: PartWriter, limit: int) -> 
                 await in_flight
 
 
-def _write_joined(writer: PartWriter, chunks: list[bytes]) -> None:
+def _write_joined(writer: Sink, chunks: list[bytes]) -> None:
     """Join and write on the worker thread (bytes.join of 1 MiB releases the GIL)."""
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     chunks.clear()  # the joined copy is all we need: free the chunks now

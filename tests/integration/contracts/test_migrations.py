@@ -17,7 +17,7 @@ from uploadcore.adapters.sql.engine import SQLITE_BUSY_TIMEOUT_MS
 from uploadcore.adapters.sql.migrate import alembic_config
 from uploadcore.adapters.sql.tables import metadata, users
 
-TABLES = {"users", "files", "parts", "upload_tokens"}
+TABLES = {"users", "files", "parts", "upload_tokens", "appends"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from uploadcore.adapters.sql import gc
+from uploadcore.adapters.sql.appends import AppendQueries, not_partial
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts, users
@@ -45,7 +46,7 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class SqlAlchemyRepository(TokenQueries):
+class SqlAlchemyRepository(TokenQueries, AppendQueries):
     """Uploads, parts (one row each), users and upload tokens in a relational database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -191,7 +192,7 @@ class SqlAlchemyRepository(TokenQueries):
     ) -> Select[Any]:
         """The SELECT behind `list_files` (the tests explain its plan)."""
         conditions = _conditions(where, sqlite=self.engine.dialect.name == "sqlite")
-        query = select(files).where(files.c.deleted.is_(None), *conditions)
+        query = select(files).where(files.c.deleted.is_(None), not_partial(), *conditions)
         if after is not None:
             # A row-value comparison: both SQLite and PostgreSQL seek the index with it.
             position = tuple_(

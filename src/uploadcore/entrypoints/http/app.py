@@ -18,6 +18,8 @@ from uploadcore.entrypoints.http.health import Health
 from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
+from uploadcore.entrypoints.http.tus import Tus
+from uploadcore.entrypoints.http.tus_headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from uploadcore.entrypoints.http.uploads import Uploads
 from uploadcore.settings import Settings
 
@@ -38,8 +40,8 @@ def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=list(settings.cors_allow_origins),
                 allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "Content-MD5"],
-                expose_headers=["ETag"],
+                allow_headers=["Authorization", "Content-Type", "Content-MD5", *REQUEST_HEADERS],
+                expose_headers=["ETag", *RESPONSE_HEADERS],
                 max_age=600,
             )
         )
@@ -49,7 +51,7 @@ def create_app(settings: Settings, core: Uploadcore | None = None) -> Starlette:
     # Files first: its details route is the hottest read, and Starlette tries routes in order.
     api = [
         route
-        for resource in (Files, Uploads, Parts, Downloads, Health)
+        for resource in (Files, Uploads, Parts, Downloads, Health, Tus)
         for route in resource(core).routes()
     ]
     app = Starlette(

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from uploadcore.domain.listing import DEFAULT_LIMIT, MAX_LIMIT
+from uploadcore.entrypoints.http import tus_openapi
 
 Json = dict[str, Any]
 
@@ -662,7 +663,11 @@ def document(mounted: Iterable[str], base_url: str) -> Json:
         "info": {"title": "uploadcore", "version": "1", "description": DESCRIPTION},
         "servers": [{"url": base_url.rstrip("/") or "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": {p: copy.deepcopy(v) for p, v in PATHS.items() if _fold(p) in present},
+        "paths": {
+            p: copy.deepcopy(v)
+            for p, v in (PATHS | tus_openapi.paths()).items()
+            if _fold(p) in present
+        },
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer",
