@@ -13,6 +13,7 @@ from typing import ClassVar
 __all__ = [
     "AlreadyExists",
     "BadDigest",
+    "BodyInterrupted",
     "ChecksumMismatch",
     "Conflict",
     "ContentTypeNotAllowed",
@@ -229,6 +230,12 @@ class PartMissing(InvalidState):
 
 
 # -- 5xx: the backends -------------------------------------------------------
+
+
+class BodyInterrupted(UploadcoreError):
+    """The request body stopped arriving (a timeout): an append keeps what arrived."""
+
+    code = "body_interrupted"
 
 
 class StorageUnavailable(UploadcoreError):

@@ -17,7 +17,13 @@ from datetime import timedelta
 
 from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.digest import Digest
-from uploadcore.domain.errors import ChecksumMismatch, Forbidden, OffsetMismatch, UploadcoreError
+from uploadcore.domain.errors import (
+    BodyInterrupted,
+    ChecksumMismatch,
+    Forbidden,
+    OffsetMismatch,
+    UploadcoreError,
+)
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendRepository, AppendsBytes, AppendWriter
 from uploadcore.ports.clock import Clock
@@ -112,13 +118,16 @@ class AppendBytes:
         )
         room = appending.room(size_limit(principal, self.policy))
         try:
-            await pump(self._renewing(upload.id, lease, body), writer, room)
+            await pump(self._renewing(upload.id, lease, body), writer, room, keep_partial=True)
             if expected is not None and writer.digest != expected:
                 raise ChecksumMismatch(
                     f"the {expected.algorithm} checksum does not match the bytes"
                 )
-        except UploadcoreError:
-            await asyncio.to_thread(writer.drop)  # refused: nothing of it is kept
+        except UploadcoreError as error:
+            if not isinstance(error, BodyInterrupted):
+                await asyncio.to_thread(writer.drop)  # refused: nothing of it is kept
+                raise
+            appending = await asyncio.to_thread(self._keep, upload, writer, appending, lease)
             raise
         except BaseException:
             # Cut off (the client went away, the body timed out): keep what arrived.

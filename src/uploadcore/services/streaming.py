@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterable
 from typing import Protocol
 
-from uploadcore.domain.errors import PartTooLarge
+from uploadcore.domain.errors import BodyInterrupted, PartTooLarge, UploadcoreError
 
 
 class Sink(Protocol):
@@ -22,12 +22,16 @@ class Sink(Protocol):
 BUFFER_SIZE = 1024 * 1024
 
 
-async def pump(chunks: AsyncIterable[bytes], writer: Sink, limit: int) -> int:
+async def pump(
+    chunks: AsyncIterable[bytes], writer: Sink, limit: int, *, keep_partial: bool = False
+) -> int:
     """Write every chunk to `writer` and return the byte count.
 
     Writes run in the default executor while the next buffer fills, so
     receiving overlaps hashing and writing. Raises PartTooLarge as soon as
-    more than `limit` bytes arrive, without reading further.
+    more than `limit` bytes arrive, without reading further. With
+    `keep_partial`, a body cut off midway (a disconnect, BodyInterrupted) still
+    has every byte that arrived written before the error propagates.
     """
     loop = asyncio.get_running_loop()
     in_flight: asyncio.Future[None] | None = None
@@ -55,10 +59,23 @@ async def pump(chunks: AsyncIterable[bytes], writer: Sink, limit: int) -> int:
         if pending_size:
             await loop.run_in_executor(None, _write_joined, writer, pending)
         return total
+    except Exception as error:
+        if keep_partial and _cut_off(error):
+            flushing, in_flight = in_flight, None
+            if flushing is not None:
+                await flushing
+            if pending:
+                await loop.run_in_executor(None, _write_joined, writer, pending)
+        raise
     finally:
         if in_flight is not None:  # an error left a write running: let it finish first
             with contextlib.suppress(Exception):
                 await in_flight
+
+
+def _cut_off(error: Exception) -> bool:
+    """Whether the body stopped arriving (a disconnect, a timeout), not refused by us."""
+    return isinstance(error, BodyInterrupted) or not isinstance(error, UploadcoreError)
 
 
 def _write_joined(writer: Sink, chunks: list[bytes]) -> None:
