@@ -290,3 +290,25 @@ def age(root: Path, moment: datetime) -> None:
     stamp = moment.timestamp()
     for each in [root, *root.rglob("*")]:
         os.utime(each, (stamp, stamp))
+
+
+def test_an_upload_tokens_limits_hold_at_creation(api: Harness) -> None:
+    mint = api.core.mint_upload_token
+    assert mint is not None
+    api.user("alice")
+    limits = UploadLimits(max_file_size=100, max_files=1, allowed_content_types=("image/*",))
+    minted = mint(Principal("alice"), limits, timedelta(hours=1))
+    holder = {"Authorization": f"Bearer {minted.token}"}
+    http = api.client.http
+    image = {"Upload-Metadata": meta(filename="a.png", filetype="image/png")}
+
+    too_big = http.post(TUS, headers=tus(holder, **{"Upload-Length": "101"}, **image))
+    assert too_big.status_code == 413
+    text = {"Upload-Metadata": meta(filename="a.txt", filetype="text/plain")}
+    wrong_type = http.post(TUS, headers=tus(holder, **{"Upload-Length": "1"}, **text))
+    assert wrong_type.status_code == 400
+    assert wrong_type.json()["code"] == "content_type_not_allowed"
+    create(http, holder, 100, **image)
+    second = http.post(TUS, headers=tus(holder, **{"Upload-Length": "1"}, **image))
+    assert second.status_code == 403
+    assert second.json()["code"] == "token_limit_reached"
