@@ -44,6 +44,7 @@ from uploadcore.domain.errors import (
 from uploadcore.domain.gc import Leftover
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Upload
+from uploadcore.ports.appends import AppendWriter
 from uploadcore.ports.blobs import OpenedFile, PreparedUpload
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,23 @@ class LocalDiskBlobStore:
             return
         with _os_errors(f"delete file {upload.id}"):
             self.path_of(upload.storage_key).unlink(missing_ok=True)
+
+    # -- AppendsBytes (tus; see local_append.py) ------------------------------
+
+    def open_append(self, upload: Upload, offset: int, algorithm: str) -> AppendWriter:
+        from uploadcore.adapters import local_append
+
+        return local_append.open_append(self, upload, offset, algorithm)
+
+    def finish_append(self, upload: Upload, size: int) -> str:
+        from uploadcore.adapters import local_append
+
+        return local_append.finish_append(self, upload, size)
+
+    def concatenate(self, upload: Upload, sources: Sequence[Upload]) -> None:
+        from uploadcore.adapters import local_append
+
+        local_append.concatenate(self, upload, sources)
 
     # -- SweepsLeftovers (for gc; see local_leftovers.py) -------------------
 

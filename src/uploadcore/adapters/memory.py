@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
+from uploadcore.adapters.memory_appends import InMemoryAppends
 from uploadcore.adapters.memory_outbox import InMemoryOutbox
 from uploadcore.adapters.memory_tokens import InMemoryTokens
 from uploadcore.adapters.memory_users import InMemoryUsers
@@ -31,8 +32,8 @@ from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
 
 
-class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers):
-    """The upload, user and upload-token repositories and the outbox, behind one lock."""
+class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemoryAppends):
+    """The upload, user, upload-token and append repositories and the outbox, behind one lock."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -43,6 +44,7 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers):
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
         self._tokens: dict[str, UploadToken] = {}  # id -> token
+        InMemoryAppends.__init__(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Self]:
@@ -55,12 +57,17 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers):
                 dict(self._users),
                 dict(self._keys),
                 dict(self._tokens),
+                dict(self._appends),
+                dict(self._leases),
             )
             outbox = self._outbox_state()
             try:
                 yield self
             except BaseException:
-                self._uploads, self._parts, self._users, self._keys, self._tokens = saved
+                (
+                    self._uploads, self._parts, self._users, self._keys, self._tokens,
+                    self._appends, self._leases,
+                ) = saved  # fmt: skip
                 self._restore_outbox(outbox)
                 raise
 
@@ -137,7 +144,9 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers):
             found = [
                 u
                 for u in self._uploads.values()
-                if where.matches(u) and (after is None or after.is_after(u))
+                if where.matches(u)
+                and (after is None or after.is_after(u))
+                and not self.is_partial(u.id)
             ]
         return heapq.nlargest(limit, found, key=sort_key)
 

@@ -13,6 +13,8 @@ from typing import ClassVar
 __all__ = [
     "AlreadyExists",
     "BadDigest",
+    "BodyInterrupted",
+    "ChecksumMismatch",
     "Conflict",
     "ContentTypeNotAllowed",
     "EtagMismatch",
@@ -26,6 +28,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "NotOwner",
+    "OffsetMismatch",
     "PartMissing",
     "PartPlanMismatch",
     "PartSizeMismatch",
@@ -206,6 +209,18 @@ class InvalidState(Conflict):
     title = "Invalid upload state"
 
 
+class OffsetMismatch(InvalidState):
+    """An append named another offset than the upload's, or another append is running."""
+
+    code = "offset_mismatch"
+
+
+class ChecksumMismatch(InvalidInput):
+    """The bytes appended do not have the checksum the client sent: none of them are kept."""
+
+    code = "checksum_mismatch"
+
+
 class UploadExpired(InvalidState):
     code = "upload_expired"
     title = "Upload expired"
@@ -223,6 +238,12 @@ class PartMissing(InvalidState):
 
 
 # -- 5xx: the backends -------------------------------------------------------
+
+
+class BodyInterrupted(UploadcoreError):
+    """The request body stopped arriving (a timeout): an append keeps what arrived."""
+
+    code = "body_interrupted"
 
 
 class StorageUnavailable(UploadcoreError):

@@ -5,9 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable
+from typing import Protocol
 
-from uploadcore.domain.errors import PartTooLarge
-from uploadcore.ports.blobs import PartWriter
+from uploadcore.domain.errors import BodyInterrupted, PartTooLarge, UploadcoreError
+
+
+class Sink(Protocol):
+    """Where pumped bytes go: a PartWriter, or an AppendWriter."""
+
+    def write(self, data: bytes | bytearray) -> None: ...
+
 
 # Big enough that handing a buffer to a thread costs little next to hashing it
 # (hashlib releases the GIL on large buffers), small enough that four streams
@@ -15,12 +22,16 @@ from uploadcore.ports.blobs import PartWriter
 BUFFER_SIZE = 1024 * 1024
 
 
-async def pump(chunks: AsyncIterable[bytes], writer: PartWriter, limit: int) -> int:
+async def pump(
+    chunks: AsyncIterable[bytes], writer: Sink, limit: int, *, keep_partial: bool = False
+) -> int:
     """Write every chunk to `writer` and return the byte count.
 
     Writes run in the default executor while the next buffer fills, so
     receiving overlaps hashing and writing. Raises PartTooLarge as soon as
-    more than `limit` bytes arrive, without reading further.
+    more than `limit` bytes arrive, without reading further. With
+    `keep_partial`, a body cut off midway (a disconnect, BodyInterrupted) still
+    has every byte that arrived written before the error propagates.
     """
     loop = asyncio.get_running_loop()
     in_flight: asyncio.Future[None] | None = None
@@ -48,13 +59,26 @@ async def pump(chunks: AsyncIterable[bytes], writer: PartWriter, limit: int) -> 
         if pending_size:
             await loop.run_in_executor(None, _write_joined, writer, pending)
         return total
+    except Exception as error:
+        if keep_partial and _cut_off(error):
+            flushing, in_flight = in_flight, None
+            if flushing is not None:
+                await flushing
+            if pending:
+                await loop.run_in_executor(None, _write_joined, writer, pending)
+        raise
     finally:
         if in_flight is not None:  # an error left a write running: let it finish first
             with contextlib.suppress(Exception):
                 await in_flight
 
 
-def _write_joined(writer: PartWriter, chunks: list[bytes]) -> None:
+def _cut_off(error: Exception) -> bool:
+    """Whether the body stopped arriving (a disconnect, a timeout), not refused by us."""
+    return isinstance(error, BodyInterrupted) or not isinstance(error, UploadcoreError)
+
+
+def _write_joined(writer: Sink, chunks: list[bytes]) -> None:
     """Join and write on the worker thread (bytes.join of 1 MiB releases the GIL)."""
     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     chunks.clear()  # the joined copy is all we need: free the chunks now

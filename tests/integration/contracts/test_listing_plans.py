@@ -77,7 +77,11 @@ def test_sqlite_seeks_the_matching_index_and_never_sorts(
     with sqlite_engine.connect() as connection:
         plan = sqlite_plan(connection, query)
 
-    assert len(plan) == 1, plan
+    # Partial tus uploads are left out by one primary-key probe per row read.
+    assert plan[1:] == [
+        "CORRELATED SCALAR SUBQUERY 1",
+        "SEARCH appends USING INDEX sqlite_autoindex_appends_1 (file_id=?)",
+    ], plan
     assert f"USING INDEX {index}" in plan[0], plan
     assert "TEMP B-TREE" not in plan[0], plan
 

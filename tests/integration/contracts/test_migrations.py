@@ -17,7 +17,10 @@ from uploadcore.adapters.sql.engine import SQLITE_BUSY_TIMEOUT_MS
 from uploadcore.adapters.sql.migrate import alembic_config
 from uploadcore.adapters.sql.tables import metadata, users
 
-TABLES = {"users", "files", "parts", "upload_tokens", "events", "webhook_endpoints", "deliveries"}
+TABLES = {
+    "users", "files", "parts", "upload_tokens", "events", "webhook_endpoints", "deliveries",
+    "appends",
+}  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from uploadcore.adapters.sql import gc
+from uploadcore.adapters.sql.appends import AppendQueries, not_partial
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
 from uploadcore.adapters.sql.outbox import SqlOutbox
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
@@ -45,8 +46,8 @@ from uploadcore.domain.upload import (
 from uploadcore.ports.gc import Keyset
 
 
-class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries):
-    """Uploads, parts (one row each), users, upload tokens and the outbox in a database."""
+class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries, AppendQueries):
+    """Uploads, parts, users, upload tokens, appends and the outbox in a database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -198,7 +199,7 @@ class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries):
     ) -> Select[Any]:
         """The SELECT behind `list_files` (the tests explain its plan)."""
         conditions = _conditions(where, sqlite=self.engine.dialect.name == "sqlite")
-        query = select(files).where(files.c.deleted.is_(None), *conditions)
+        query = select(files).where(files.c.deleted.is_(None), not_partial(), *conditions)
         if after is not None:
             # A row-value comparison: both SQLite and PostgreSQL seek the index with it.
             position = tuple_(

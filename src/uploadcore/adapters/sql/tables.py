@@ -184,3 +184,19 @@ deliveries = Table(
     Index(None, "status", "next_attempt"),
     Index(None, "endpoint_id"),
 )
+
+# Uploads filled by appending (tus): the offset the service acknowledged, the
+# length once declared, the metadata as sent, and the lease of the one request
+# appending now (so two appends never interleave, across processes and hosts).
+appends = Table(
+    "appends",
+    metadata,
+    Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("length", BigInteger, nullable=True),
+    Column("metadata", Text, nullable=False),
+    Column("concat", String(16), nullable=False),
+    Column("partials", Text, nullable=True),  # a final's partial file ids, space-separated
+    Column("lease", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+)

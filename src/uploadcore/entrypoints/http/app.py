@@ -22,6 +22,8 @@ from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
 from uploadcore.entrypoints.http.tokens import UploadTokens
+from uploadcore.entrypoints.http.tus import Tus
+from uploadcore.entrypoints.http.tus_headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from uploadcore.entrypoints.http.uploads import Uploads
 from uploadcore.settings import Settings, unknown_variables
 
@@ -56,8 +58,8 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_allow_origins),
                 allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=["Authorization", "Content-Type", "Content-MD5"],
-                expose_headers=["ETag"],
+                allow_headers=["Authorization", "Content-Type", "Content-MD5", *REQUEST_HEADERS],
+                expose_headers=["ETag", *RESPONSE_HEADERS],
                 max_age=600,
             )
         )
@@ -67,7 +69,7 @@ def create_app(
     # Files first: its details route is the hottest read, and Starlette tries routes in order.
     api = [
         route
-        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health)
+        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health, Tus)
         for route in resource(core).routes()
     ]
     app = Starlette(

@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 import msgspec
 
 from uploadcore.entrypoints.http import models as m
+from uploadcore.entrypoints.http import tus_openapi
 from uploadcore.entrypoints.http.operations import (
     DESCRIPTION,
     PATH_PARAMETERS,
@@ -46,7 +47,11 @@ def document(mounted: Iterable[str], base_url: str) -> Json:
         "info": {"title": "uploadcore", "version": "1", "description": DESCRIPTION},
         "servers": [{"url": base_url.rstrip("/") or "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": {p: copy.deepcopy(v) for p, v in paths.items() if _fold(p) in present},
+        "paths": {
+            p: copy.deepcopy(v)
+            for p, v in (paths | tus_openapi.paths()).items()
+            if _fold(p) in present
+        },
         "components": copy.deepcopy(components),
     }
 

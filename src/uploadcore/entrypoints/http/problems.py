@@ -28,7 +28,7 @@ class PayloadTooLarge(e.UploadcoreError):
     title = "Request body too large"
 
 
-class RequestTimeout(e.UploadcoreError):
+class RequestTimeout(e.BodyInterrupted):
     """The client stopped sending its request body (see `timeouts.py`)."""
 
     code = "request_timeout"

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict, Unpack
-
-from sqlalchemy.exc import OperationalError
+from typing import TypedDict, Unpack
 
 from uploadcore.adapters.clock import RandomIds, SystemClock
-from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.signer import ItsDangerousSigner
-from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine, upgrade
-from uploadcore.domain.errors import StorageUnavailable, UploadcoreError
+from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine
+from uploadcore.bootstrap.setup import (
+    blob_store,
+    migrate,
+    prepare,
+    s3_blob_store,
+    s3_client,
+    secret_key,
+)
+from uploadcore.domain.errors import UploadcoreError
 from uploadcore.domain.events import EventType, RetryPolicy
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
+from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
@@ -33,6 +36,9 @@ from uploadcore.ports.repository import UploadRepository, UploadTokenRepository,
 from uploadcore.ports.signer import Signer
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
+from uploadcore.services.append import AppendBytes, AppendedState
+from uploadcore.services.append_start import Concatenate, StartAppend
+from uploadcore.services.appended import Finisher
 from uploadcore.services.complete import CompleteUpload
 from uploadcore.services.deliver import DeliverWebhooks, DeliveryPolicy
 from uploadcore.services.download import OpenDownload
@@ -52,12 +58,7 @@ from uploadcore.services.upload_tokens import (
 from uploadcore.services.urls import Urls
 from uploadcore.services.users import ApiKeyAuthenticator
 from uploadcore.services.webhooks import ManageWebhooks
-from uploadcore.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-    from uploadcore.adapters.s3 import S3BlobStore
+from uploadcore.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,16 @@ class Adapters(TypedDict, total=False):
     ids: IdGenerator
     authenticator: Authenticator
     tokens: UploadTokenRepository
+
+
+@dataclass(frozen=True)
+class Appends:
+    """The use cases of uploads filled by appending (tus), where storage takes appends."""
+
+    start: StartAppend
+    append: AppendBytes
+    state: AppendedState
+    concatenate: Concatenate
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,8 @@ class Uploadcore:
     # False when `authenticator.authenticate` and the repository's `get` never wait
     # (SQLite in WAL mode): an event loop may then call them inline, without a thread hop.
     reads_block: bool = True
+    # None when storage cannot take appends or the repository keeps no appending state.
+    appends: Appends | None = None
 
     def file_url(self, upload: Upload, links: Links) -> str | None:
         """A URL that fetches the completed file as it is; None before completion."""
@@ -193,8 +206,8 @@ def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
         settings,
         repo,
         users,
-        given.get("blobs") or _blob_store(settings),
-        given.get("signer") or ItsDangerousSigner(_secret_key(settings)),
+        given.get("blobs") or blob_store(settings),
+        given.get("signer") or ItsDangerousSigner(secret_key(settings)),
         given.get("clock") or SystemClock(),
         given.get("ids") or RandomIds(),
         authenticator or ApiKeyAuthenticator(users),
@@ -274,71 +287,22 @@ def _compose(
         health=health,
         close=close,
         reads_block=reads_block,
+        appends=_appends(repo, blobs, clock, ids, policy),
     )
 
 
-def prepare(settings: Settings) -> Settings:
-    """Make the embedded default ready: directories, a kept secret key, a migrated database."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.media_root.mkdir(parents=True, exist_ok=True)
-    if settings.secret_key is None:
-        settings = settings.with_secret_key(_load_or_create_secret(settings.secret_key_file))
-    migrate(settings)
-    return settings
-
-
-def migrate(settings: Settings) -> None:
-    """Apply the schema migrations; StorageUnavailable if the database cannot be reached."""
-    engine = make_engine(settings.database_url)
-    try:
-        upgrade(engine)
-    except OperationalError as error:
-        raise StorageUnavailable(f"cannot reach the database: {error.orig}") from error
-    finally:
-        engine.dispose()
-
-
-def _blob_store(settings: Settings) -> BlobStore:
-    if settings.upload_storage_handler == "local":
-        return LocalDiskBlobStore(settings.media_root)
-    return s3_blob_store(settings)
-
-
-def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3BlobStore:
-    """The S3 store `settings` describe, on `client` or on a new one from `s3_client`."""
-    if not settings.aws_storage_bucket_name:
-        raise SettingsError(
-            "UPLOADCORE_AWS_STORAGE_BUCKET_NAME must be set"
-            " when UPLOADCORE_UPLOAD_STORAGE_HANDLER=s3"
-        )
-    if settings.presigned_url_expires_in > timedelta(days=7):
-        raise SettingsError(
-            "UPLOADCORE_PRESIGNED_URL_EXPIRES_IN: S3 presigned URLs last at most 7 days"
-        )
-    from uploadcore.adapters.s3 import S3BlobStore  # boto3 loads only when S3 is chosen
-
-    return S3BlobStore(
-        client or s3_client(settings),
-        settings.aws_storage_bucket_name,
-        key_prefix=settings.aws_s3_key_prefix,
-        public_base_url=settings.public_base_url,
-    )
-
-
-def s3_client(settings: Settings) -> S3Client:
-    """A boto3 S3 client for `settings`: build one per process and share it (it is thread-safe).
-
-    SigV4 (`s3v4`), whose presigned URLs sign the part's Content-Length; path-style
-    addressing for a custom endpoint (MinIO, Ceph, moto) unless `virtual` is asked
-    for; credentials from boto3's usual chain. Checksums only where S3 requires
-    them, which every S3-compatible store understands.
-    """
-    from uploadcore.adapters.s3_client import make_s3_client  # boto3 loads here
-
-    return make_s3_client(
-        settings.aws_s3_region_name,
-        settings.aws_s3_endpoint_url,
-        settings.aws_s3_addressing_style,
+def _appends(
+    repo: UploadRepository, blobs: BlobStore, clock: Clock, ids: IdGenerator, policy: UploadPolicy
+) -> Appends | None:
+    if not (isinstance(repo, AppendRepository) and isinstance(blobs, AppendsBytes)):
+        return None
+    start = StartAppend(repo, repo, blobs, clock, ids, policy)
+    finish = Finisher(repo, repo, blobs, clock, policy)
+    return Appends(
+        start=start,
+        append=AppendBytes(repo, repo, blobs, clock, policy, finish),
+        state=AppendedState(repo, repo),
+        concatenate=Concatenate(start, blobs),
     )
 
 
@@ -352,24 +316,14 @@ def _users_of(repo: UploadRepository) -> UserRepository:
     return repo  # type: ignore[return-value]
 
 
-def _secret_key(settings: Settings) -> str:
-    if settings.secret_key is not None:
-        return settings.secret_key
-    try:
-        return settings.secret_key_file.read_text().strip()
-    except FileNotFoundError:
-        raise SettingsError(
-            f"UPLOADCORE_SECRET_KEY is not set and {settings.secret_key_file} does not exist "
-            "(`uploadcore serve` creates it)"
-        ) from None
-
-
-def _load_or_create_secret(path: Path) -> str:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
-    log.info("generated a new secret key in %s", path)
-    return path.read_text().strip()
+__all__ = [
+    "Adapters",
+    "Appends",
+    "Uploadcore",
+    "build",
+    "migrate",
+    "policy_from",
+    "prepare",
+    "s3_blob_store",
+    "s3_client",
+]

@@ -1,0 +1,135 @@
+"""Appended uploads (tus) on SQLAlchemy Core: the part of SqlAlchemyRepository that keeps them."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, exists, or_, select, update
+
+from uploadcore.adapters.sql.tables import appends, files
+from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.upload import UploadStatus
+
+
+class AppendQueries:
+    """AppendRepository, over the repository's transactions."""
+
+    def _begin(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError  # the repository's own
+
+    def add_appending(self, file_id: str, appending: Appending) -> None:
+        with self._begin() as connection:
+            connection.execute(
+                appends.insert().values(
+                    file_id=file_id,
+                    offset=appending.offset,
+                    length=appending.length,
+                    metadata=appending.metadata,
+                    concat=appending.concat.value,
+                    partials=" ".join(appending.partials) or None,
+                )
+            )
+
+    def appending(self, file_id: str) -> Appending | None:
+        query = select(
+            appends.c.offset,
+            appends.c.length,
+            appends.c.metadata,
+            appends.c.concat,
+            appends.c.partials,
+        )
+        with self._begin() as connection:
+            row = connection.execute(query.where(appends.c.file_id == file_id)).first()
+        if row is None:
+            return None
+        partials = tuple((row.partials or "").split())
+        return Appending(row.offset, row.length, row.metadata, Concat(row.concat), partials)
+
+    def claim_append(
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+    ) -> bool:
+        uploading = (
+            select(files.c.id)
+            .where(files.c.id == file_id, files.c.upload_status == UploadStatus.UPLOADING.value)
+            .scalar_subquery()
+        )
+        statement = (
+            update(appends)
+            .where(
+                appends.c.file_id == uploading,
+                appends.c.offset == offset,
+                or_(appends.c.lease.is_(None), appends.c.lease_until <= now),
+            )
+            .values(lease=lease, lease_until=until)
+        )
+        with self._begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
+    def renew_append(self, file_id: str, lease: str, until: datetime) -> bool:
+        return self._leased(file_id, lease, lease_until=until)
+
+    def release_append(
+        self, file_id: str, lease: str, appending: Appending, expires_at: datetime, now: datetime
+    ) -> bool:
+        with self._begin() as connection:
+            released = _update_leased(
+                connection,
+                file_id,
+                lease,
+                offset=appending.offset,
+                length=appending.length,
+                lease=None,
+                lease_until=None,
+            )
+            if released:
+                connection.execute(
+                    update(files)
+                    .where(
+                        files.c.id == file_id,
+                        files.c.upload_status == UploadStatus.UPLOADING.value,
+                    )
+                    .values(expires_at=expires_at, modified=now)
+                )
+            return released
+
+    def finish_appending(self, file_id: str, plan: PartPlan, etag: str, now: datetime) -> bool:
+        statement = (
+            update(files)
+            .where(files.c.id == file_id, files.c.upload_status == UploadStatus.UPLOADING.value)
+            .values(
+                file_size=plan.file_size,
+                num_parts=plan.num_parts,
+                part_size=plan.part_size,
+                upload_status=UploadStatus.COMPLETED.value,
+                etag=etag,
+                modified=now,
+            )
+        )
+        with self._begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
+    def _leased(self, file_id: str, lease: str, **values: Any) -> bool:
+        with self._begin() as connection:
+            return _update_leased(connection, file_id, lease, **values)
+
+
+def _update_leased(connection: Connection, file_id: str, holder: str, **values: Any) -> bool:
+    statement = (
+        update(appends)
+        .where(appends.c.file_id == file_id, appends.c.lease == holder)
+        .values(**values)
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def not_partial() -> Any:
+    """The listing's condition that leaves partial uploads out.
+
+    Correlated: one primary-key probe per row the listing reads, so a page costs
+    the same however many partial uploads there are.
+    """
+    partial = appends.c.concat == Concat.PARTIAL.value
+    return ~exists().where(appends.c.file_id == files.c.id, partial)

@@ -1,0 +1,147 @@
+"""Uploads filled by appending at an offset, whose length may be settled late.
+
+tus appends its chunks at the upload's offset, and may declare the length
+only in a later request (or never, for a stream it ends by declaring it);
+Uppy's multipart routes create uploads without a size and settle it at
+completion. Both are this model: an `Appending` says how many bytes are held,
+whether the length is known, and what may still arrive. Whatever the length,
+an upload never holds more than its limit (`MAX_FILE_UPLOAD_SIZE`, or an
+upload token's smaller one): the first byte past it is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from uploadcore.domain.errors import (
+    FileTooLarge,
+    InvalidInput,
+    OffsetMismatch,
+    PartPlanMismatch,
+)
+from uploadcore.domain.parts import PartLimits, PartPlan
+
+
+class Concat(StrEnum):
+    """Where an appended upload stands in a concatenation."""
+
+    NONE = ""
+    PARTIAL = "partial"  # a piece of a later final upload; never listed as a file
+    FINAL = "final"  # assembled from partials; nothing is appended to it
+
+
+@dataclass(frozen=True)
+class Appending:
+    """The bytes an appended upload holds (`offset`) and its `length`, None until declared.
+
+    `metadata` is kept as the client sent it (tus `Upload-Metadata`), so it
+    can be given back unchanged.
+    """
+
+    offset: int = 0
+    length: int | None = None
+    metadata: str = ""
+    concat: Concat = Concat.NONE
+    partials: tuple[str, ...] = ()  # a final concatenation's partial uploads, in order
+
+    @classmethod
+    def started(
+        cls, length: int | None, limit: int, metadata: str = "", concat: Concat = Concat.NONE
+    ) -> Appending:
+        """A new appended upload; FileTooLarge (nothing created) for a length past `limit`."""
+        if length is not None:
+            _check_length(length, limit)
+        return cls(0, length, metadata, concat)
+
+    @classmethod
+    def concatenated(
+        cls, partials: Sequence[tuple[str, Appending]], limit: int, metadata: str = ""
+    ) -> Appending:
+        """A final upload made of finished partial ones (InvalidInput naming any other)."""
+        if not partials:
+            raise InvalidInput("a final concatenation names at least one partial upload")
+        wrong = [i for i, a in partials if a.concat is not Concat.PARTIAL or not a.finished]
+        if wrong:
+            raise InvalidInput(f"not finished partial uploads: {', '.join(wrong[:20])}")
+        total = sum(a.offset for _, a in partials)
+        _check_length(total, limit)
+        ids = tuple(i for i, _ in partials)
+        return cls(total, total, metadata, Concat.FINAL, ids)
+
+    @property
+    def finished(self) -> bool:
+        return self.length is not None and self.offset == self.length
+
+    def check_offset(self, claimed: int) -> None:
+        """OffsetMismatch unless bytes are appended exactly where the held ones end."""
+        if claimed != self.offset:
+            raise OffsetMismatch(f"the upload holds {self.offset} bytes, not {claimed}")
+        if self.concat is Concat.FINAL:
+            raise OffsetMismatch("a final concatenation is assembled, not appended to")
+
+    def with_length(self, length: int, limit: int) -> Appending:
+        """Declare the length, once (declaring the same length again changes nothing)."""
+        if self.length is not None:
+            if length != self.length:
+                raise InvalidInput(f"the length is already {self.length} bytes")
+            return self
+        _check_length(length, limit)
+        if length < self.offset:
+            raise InvalidInput(f"the length {length} is less than the {self.offset} bytes held")
+        return replace(self, length=length)
+
+    def room(self, limit: int) -> int:
+        """How many more bytes may arrive: up to the length, or the limit while it is open."""
+        return (self.length if self.length is not None else limit) - self.offset
+
+    def check_room(self, declared: int | None, limit: int) -> None:
+        """FileTooLarge, before any byte is read, for a body declared longer than the room."""
+        if declared is not None and declared > self.room(limit):
+            raise FileTooLarge(
+                f"{declared} bytes at offset {self.offset} pass the upload's"
+                f" {'length' if self.length is not None else 'maximum'} of"
+                f" {self.length if self.length is not None else limit} bytes"
+            )
+
+    def advanced(self, received: int) -> Appending:
+        return replace(self, offset=self.offset + received)
+
+    def plan(self) -> PartPlan:
+        """The plan of the finished upload: its bytes as one part."""
+        size = self.offset
+        return PartPlan(size, 1, max(size, 1))
+
+
+def _check_length(length: int, limit: int) -> None:
+    if length < 0:
+        raise InvalidInput(f"the length {length} is negative")
+    if length > limit:
+        raise FileTooLarge(f"the length {length} exceeds the maximum of {limit} bytes")
+
+
+def check_open_parts(sizes: Sequence[int], limits: PartLimits) -> int:
+    """The total of parts received without a plan (the length settled at completion).
+
+    Every part but the last must be at least `min_part_size` (PartPlanMismatch
+    naming the first that is not), there may be at most `max_parts`, and the
+    total at most `max_file_size` (FileTooLarge).
+    """
+    if not 1 <= len(sizes) <= limits.max_parts:
+        raise PartPlanMismatch(f"{len(sizes)} parts is outside 1..{limits.max_parts}")
+    for number, size in enumerate(sizes[:-1], start=1):
+        if size < limits.min_part_size:
+            raise PartPlanMismatch(
+                f"part {number} has {size} bytes; every part but the last needs"
+                f" {limits.min_part_size}"
+            )
+    total = sum(sizes)
+    if total > limits.max_file_size:
+        raise FileTooLarge(
+            f"the parts make {total} bytes, over the maximum of {limits.max_file_size}"
+        )
+    return total
+
+
+__all__ = ["Appending", "Concat", "check_open_parts"]

@@ -1,0 +1,126 @@
+"""Start an appended upload (tus creation): the record, its storage, its appending state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.errors import InvalidState, TokenLimitReached
+from uploadcore.domain.metadata import MetadataUpdate, check_content_type
+from uploadcore.domain.parts import multipart_etag
+from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.ports.appends import AppendRepository, AppendsBytes
+from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.clock import Clock, IdGenerator
+from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.appended import appended_upload, size_limit
+from uploadcore.services.records import UploadPolicy, find_upload
+
+
+@dataclass(frozen=True)
+class NewAppend:
+    """What a client asks for: a name and type, the length if known, the metadata as sent."""
+
+    file_name: str
+    file_content_type: str
+    length: int | None
+    metadata: str = ""
+    concat: Concat = Concat.NONE
+
+
+@dataclass(frozen=True)
+class StartAppend:
+    """Blocking. FileTooLarge for a length past the caller's limit, nothing created.
+
+    An upload token's limits hold as at initiate; a partial upload is not a
+    file and claims none of the token's files (the final one does).
+    """
+
+    repo: UploadRepository
+    appends: AppendRepository
+    blobs: BlobStore
+    clock: Clock
+    ids: IdGenerator
+    policy: UploadPolicy
+
+    def __call__(self, principal: Principal, request: NewAppend) -> tuple[Upload, Appending]:
+        limit = size_limit(principal, self.policy)
+        if principal.grant is not None:
+            principal.grant.limits.check_file(request.length, request.file_content_type)
+        appending = Appending.started(request.length, limit, request.metadata, request.concat)
+        return self.create(principal, request.file_name, request.file_content_type, appending)
+
+    def create(
+        self, principal: Principal, file_name: str, content_type: str, appending: Appending
+    ) -> tuple[Upload, Appending]:
+        """Record an upload with `appending` and prepare its storage."""
+        check_content_type(content_type)
+        MetadataUpdate.checked({"file_name": file_name})
+        grant, now = principal.grant, self.clock.now()
+        upload = Upload(
+            id=self.ids.new_id(),
+            upload_id="",
+            storage_key="",
+            owner=principal.name,
+            file_name=file_name,
+            file_content_type=content_type,
+            plan=appending.plan(),
+            status=UploadStatus.PENDING,
+            created=now,
+            modified=now,
+            expires_at=now + self.policy.upload_expires_in,
+            parent_content_type=None if grant is None else grant.limits.parent_content_type,
+            parent_object_id=None if grant is None else grant.limits.parent_object_id,
+            token_id=None if grant is None else grant.token_id,
+        )
+        claims = grant is not None and appending.concat is not Concat.PARTIAL
+        with self.repo.transaction() as tx:
+            if claims and grant is not None and not tx.claim_token_file(grant.token_id, now):
+                raise TokenLimitReached(
+                    "the upload token has started as many uploads as it may, or is no longer valid"
+                )
+            tx.add(upload)
+            (tx if isinstance(tx, AppendRepository) else self.appends).add_appending(
+                upload.id, appending
+            )
+        try:
+            prepared = self.blobs.prepare(upload.id, upload.file_content_type)
+        except BaseException:
+            self.repo.set_status(upload.id, UploadStatus.PENDING, UploadStatus.ABORTED, now)
+            raise
+        if not self.repo.mark_uploading(upload.id, prepared.upload_id, prepared.storage_key, now):
+            raise InvalidState(f"upload {upload.id} was aborted while it was being prepared")
+        return find_upload(self.repo, upload.id), appending
+
+
+@dataclass(frozen=True)
+class Concatenate:
+    """Make one completed file of the caller's finished partial uploads, in order (blocking).
+
+    The bytes are copied by the store (kernel copies on local disk); the etag
+    is the multipart etag of the partials' md5s, as if each were a part.
+    """
+
+    start: StartAppend
+    store: AppendsBytes
+
+    def __call__(
+        self, principal: Principal, partial_ids: Sequence[str], file_name: str,
+        content_type: str, metadata: str = "",
+    ) -> tuple[Upload, Appending]:  # fmt: skip
+        start = self.start
+        found = [appended_upload(start.repo, start.appends, principal, i) for i in partial_ids]
+        limit = size_limit(principal, start.policy)
+        appending = Appending.concatenated([(u.id, a) for u, a in found], limit, metadata)
+        if principal.grant is not None:
+            principal.grant.limits.check_file(appending.offset, content_type)
+        upload, appending = start.create(principal, file_name, content_type, appending)
+        md5s = [p.etag for u, _ in found for p in start.repo.parts(u.id)]
+        self.store.concatenate(upload, [u for u, _ in found])
+        now = start.clock.now()
+        start.appends.finish_appending(upload.id, appending.plan(), multipart_etag(md5s), now)
+        return find_upload(start.repo, upload.id), appending
+
+
+__all__ = ["Concatenate", "NewAppend", "StartAppend"]

@@ -1,0 +1,314 @@
+"""tus 1.0.0 over raw HTTP: every status the protocol names, on the same upload records."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tests.integration.http.support import Harness, Headers, md5_hex
+from tests.integration.http.tus_support import OCTETS, TUS, create, meta, patch, tus
+
+from uploadcore.domain.grants import UploadLimits
+from uploadcore.domain.upload import Principal
+
+
+def test_options_advertises_version_extensions_max_size_and_checksums(api: Harness) -> None:
+    response = api.client.http.options(TUS)
+
+    assert response.status_code == 204
+    assert response.headers["tus-resumable"] == "1.0.0"
+    assert response.headers["tus-version"] == "1.0.0"
+    assert set(response.headers["tus-extension"].split(",")) == {
+        "creation", "creation-with-upload", "creation-defer-length", "expiration",
+        "checksum", "termination", "concatenation",
+    }  # fmt: skip
+    assert response.headers["tus-max-size"] == str(api.settings.max_file_upload_size)
+    assert {"md5", "sha1"} <= set(response.headers["tus-checksum-algorithm"].split(","))
+
+
+def test_a_request_without_or_with_another_version_is_412_and_does_nothing(
+    api: Harness, alice: Headers
+) -> None:
+    http = api.client.http
+    for version in ({}, {"Tus-Resumable": "0.2.2"}):
+        response = http.post(TUS, headers={**alice, **version, "Upload-Length": "3"})
+        assert response.status_code == 412
+        assert response.headers["tus-version"] == "1.0.0"
+        assert response.headers["tus-resumable"] == "1.0.0"
+    assert http.get("/v1/files/?upload_status=all", headers=alice).json()["results"] == []
+
+
+def test_an_upload_in_chunks_becomes_an_ordinary_completed_file(
+    api: Harness, alice: Headers
+) -> None:
+    http, data = api.client.http, os.urandom(3000)
+    path = create(
+        http,
+        alice,
+        len(data),
+        **{"Upload-Metadata": meta(filename="a b.txt", filetype="text/plain")},
+    )
+
+    first = patch(http, alice, path, 0, data[:1000])
+    assert first.status_code == 204
+    assert first.headers["upload-offset"] == "1000"
+    assert "upload-expires" in first.headers
+    head = http.head(path, headers=tus(alice))
+    assert head.status_code == 200
+    assert head.headers["upload-offset"] == "1000"
+    assert head.headers["upload-length"] == "3000"
+    assert head.headers["upload-metadata"] == meta(filename="a b.txt", filetype="text/plain")
+    assert head.headers["cache-control"] == "no-store"
+    last = patch(http, alice, path, 1000, data[1000:])
+    assert last.headers["upload-offset"] == "3000"
+
+    file_id = path.rsplit("/", 1)[1]
+    file = http.get(f"/v1/files/{file_id}/", headers=alice).json()
+    assert (file["file_name"], file["file_content_type"]) == ("a b.txt", "text/plain")
+    assert file["upload_status"] == "completed"
+    assert file["file_size"] == 3000
+    assert (
+        file["etag"]
+        == hashlib.md5(bytes.fromhex(md5_hex(data)), usedforsecurity=False).hexdigest() + "-1"
+    )
+    assert api.client.download(file["url"]).content == data
+    listed = http.get("/v1/files/", headers=alice).json()["results"]
+    assert [f["id"] for f in listed] == [file_id]
+    assert http.head(path, headers=tus(alice)).headers["upload-offset"] == "3000"
+
+
+def test_creation_with_upload_takes_the_first_chunk(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    headers = tus(alice, **{"Upload-Length": "10", "Content-Type": OCTETS})
+    response = http.post(TUS, headers=headers, content=b"hello")
+
+    assert response.status_code == 201
+    assert response.headers["upload-offset"] == "5"
+    assert response.headers["location"].startswith("http://testserver/v1/tus/")
+
+
+def test_a_wrong_offset_is_409_and_changes_nothing(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    patch(http, alice, path, 0, b"12345")
+
+    response = patch(http, alice, path, 2, b"xx")
+
+    assert response.status_code == 409
+    assert response.headers["tus-resumable"] == "1.0.0"
+    assert http.head(path, headers=tus(alice)).headers["upload-offset"] == "5"
+
+
+def test_a_patch_of_another_content_type_is_415(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    headers = tus(alice, **{"Content-Type": "application/octet-stream", "Upload-Offset": "0"})
+
+    response = http.patch(path, headers=headers, content=b"x")
+
+    assert response.status_code == 415
+    assert response.headers["tus-resumable"] == "1.0.0"
+
+
+def test_bytes_past_the_length_are_413_and_none_of_them_kept(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 4)
+
+    assert patch(http, alice, path, 0, b"12345").status_code == 413
+    assert http.head(path, headers=tus(alice)).headers["upload-offset"] == "0"
+
+
+def test_a_length_past_the_maximum_is_413_and_nothing_is_created(
+    make_api: object, alice: Headers, api: Harness
+) -> None:
+    http = api.client.http
+    too_big = str(api.settings.max_file_upload_size + 1)
+
+    response = http.post(TUS, headers=tus(alice, **{"Upload-Length": too_big}))
+
+    assert response.status_code == 413
+    assert http.get("/v1/files/?upload_status=all", headers=alice).json()["results"] == []
+
+
+def test_a_deferred_upload_is_held_to_the_maximum_at_the_first_byte_past_it(
+    make_api: object, api: Harness, alice: Headers
+) -> None:
+    token = api.core.mint_upload_token
+    assert token is not None
+    minted = token(Principal("alice"), UploadLimits(max_file_size=8), timedelta(hours=1))
+    holder = {"Authorization": f"Bearer {minted.token}"}
+    http = api.client.http
+    path = create(http, holder)
+
+    assert patch(http, holder, path, 0, b"123456").status_code == 204
+    assert patch(http, holder, path, 6, b"789").status_code == 413
+    head = http.head(path, headers=tus(holder))
+    assert (head.headers["upload-offset"], head.headers["upload-defer-length"]) == ("6", "1")
+    done = patch(http, holder, path, 6, b"78", **{"Upload-Length": "8"})
+    assert done.status_code == 204
+    assert http.head(path, headers=tus(holder)).headers["upload-length"] == "8"
+
+
+def test_a_checksum_mismatch_is_460_and_an_unknown_algorithm_400(
+    api: Harness, alice: Headers
+) -> None:
+    http = api.client.http
+    path = create(http, alice, 6)
+    good = base64.b64encode(hashlib.sha1(b"abc", usedforsecurity=False).digest()).decode()
+    bad = base64.b64encode(hashlib.sha1(b"xyz", usedforsecurity=False).digest()).decode()
+
+    assert (
+        patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"sha1 {bad}"}).status_code == 460
+    )
+    assert (
+        patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"crc99 {bad}"}).status_code
+        == 400
+    )
+    assert http.head(path, headers=tus(alice)).headers["upload-offset"] == "0"
+    ok = patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"sha1 {good}"})
+    assert ok.headers["upload-offset"] == "3"
+
+
+def test_auth_is_401_another_users_upload_403_an_unknown_one_404(
+    api: Harness, alice: Headers, bob: Headers
+) -> None:
+    http = api.client.http
+    path = create(http, alice, 3)
+
+    assert http.head(path, headers=tus({})).status_code == 401
+    other = http.head(path, headers=tus(bob))
+    assert other.status_code == 403
+    assert "upload-offset" not in other.headers
+    unknown = http.head(TUS + "nope", headers=tus(alice))
+    assert unknown.status_code == 404
+    assert "upload-offset" not in unknown.headers
+    assert patch(http, bob, path, 0, b"abc").status_code == 403
+
+
+def test_termination_aborts_and_frees_the_bytes(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    patch(http, alice, path, 0, b"12345")
+    file_id = path.rsplit("/", 1)[1]
+    upload = api.core.get_file
+    assert upload is not None
+
+    assert http.delete(path, headers=tus(alice)).status_code == 204
+
+    assert http.head(path, headers=tus(alice)).status_code == 404
+    assert patch(http, alice, path, 5, b"6").status_code == 404
+    state = http.get(f"/v1/files/{file_id}/", headers=alice).json()
+    assert state["upload_status"] == "aborted"
+    assert not any(api.media_root.joinpath("temp_uploads").iterdir())
+
+
+def test_a_method_override_makes_a_post_a_patch(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 2)
+    headers = tus(alice, **{"Content-Type": OCTETS, "Upload-Offset": "0"})
+
+    response = http.post(
+        path, headers={**headers, "X-HTTP-Method-Override": "PATCH"}, content=b"ok"
+    )
+
+    assert response.status_code == 204
+    assert response.headers["upload-offset"] == "2"
+
+
+def test_concatenation_assembles_partials_and_lists_only_the_final(
+    api: Harness, alice: Headers
+) -> None:
+    http = api.client.http
+    pieces = [os.urandom(700), os.urandom(300)]
+    paths = []
+    for piece in pieces:
+        path = create(http, alice, len(piece), **{"Upload-Concat": "partial"})
+        assert patch(http, alice, path, 0, piece).status_code == 204
+        paths.append(path)
+    final = f"final;{paths[0]} http://testserver{paths[1]}"
+
+    response = http.post(
+        TUS,
+        headers=tus(alice, **{"Upload-Concat": final, "Upload-Metadata": meta(filename="joined")}),
+    )
+
+    assert response.status_code == 201
+    final_path = "/v1/tus/" + response.headers["location"].rsplit("/", 1)[1]
+    head = http.head(final_path, headers=tus(alice))
+    assert head.headers["upload-offset"] == head.headers["upload-length"] == "1000"
+    assert head.headers["upload-concat"].startswith("final;http://testserver/v1/tus/")
+    assert patch(http, alice, final_path, 1000, b"x").status_code == 403
+    listed = http.get("/v1/files/?upload_status=all", headers=alice).json()["results"]
+    assert [f["file_name"] for f in listed] == ["joined"]
+    md5s = b"".join(bytes.fromhex(md5_hex(p)) for p in pieces)
+    assert listed[0]["etag"] == hashlib.md5(md5s, usedforsecurity=False).hexdigest() + "-2"
+    assert api.client.download(listed[0]["url"]).content == b"".join(pieces)
+
+
+def test_upload_expires_slides_and_gc_aborts_an_expired_upload(
+    api: Harness, alice: Headers
+) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    before = patch(http, alice, path, 0, b"12").headers["upload-expires"]
+    api.clock.advance(timedelta(hours=1))
+    after = patch(http, alice, path, 2, b"34").headers["upload-expires"]
+    assert after != before
+
+    api.clock.advance(api.settings.upload_expires_in + timedelta(seconds=1))
+    assert patch(http, alice, path, 4, b"5").status_code == 409
+    age(api.media_root / "temp_uploads", api.clock.now() - 2 * api.settings.upload_expires_in)
+    report = api.core.gc(timedelta(days=30)).collect()
+
+    assert http.head(path, headers=tus(alice)).status_code == 404
+    assert not any(api.media_root.joinpath("temp_uploads").iterdir()), report
+
+
+def test_gc_knows_an_append_in_progress_by_its_lock(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    upload = api.core.get_file(Principal("alice"), path.rsplit("/", 1)[1])
+    store = api.core.appends
+    assert store is not None
+    writer = store.append.store.open_append(upload, 0, "md5")
+    try:
+        held = api.core.force_abort.aborter.held(upload)
+        assert held is not None
+        assert held.receiving
+    finally:
+        writer.drop()
+    held = api.core.force_abort.aborter.held(upload)
+    assert held is not None
+    assert not held.receiving
+
+
+def age(root: Path, moment: datetime) -> None:
+    """Make everything under `root` look last changed at `moment` (storage's own clock)."""
+    stamp = moment.timestamp()
+    for each in [root, *root.rglob("*")]:
+        os.utime(each, (stamp, stamp))
+
+
+def test_an_upload_tokens_limits_hold_at_creation(api: Harness) -> None:
+    mint = api.core.mint_upload_token
+    assert mint is not None
+    api.user("alice")
+    limits = UploadLimits(max_file_size=100, max_files=1, allowed_content_types=("image/*",))
+    minted = mint(Principal("alice"), limits, timedelta(hours=1))
+    holder = {"Authorization": f"Bearer {minted.token}"}
+    http = api.client.http
+    image = {"Upload-Metadata": meta(filename="a.png", filetype="image/png")}
+
+    too_big = http.post(TUS, headers=tus(holder, **{"Upload-Length": "101"}, **image))
+    assert too_big.status_code == 413
+    text = {"Upload-Metadata": meta(filename="a.txt", filetype="text/plain")}
+    wrong_type = http.post(TUS, headers=tus(holder, **{"Upload-Length": "1"}, **text))
+    assert wrong_type.status_code == 400
+    assert wrong_type.json()["code"] == "content_type_not_allowed"
+    create(http, holder, 100, **image)
+    second = http.post(TUS, headers=tus(holder, **{"Upload-Length": "1"}, **image))
+    assert second.status_code == 403
+    assert second.json()["code"] == "token_limit_reached"
