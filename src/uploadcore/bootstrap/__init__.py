@@ -287,22 +287,27 @@ def _compose(
         health=health,
         close=close,
         reads_block=reads_block,
-        appends=_appends(repo, blobs, clock, ids, policy),
+        appends=_appends(repo, blobs, clock, ids, policy, events),
     )
 
 
 def _appends(
-    repo: UploadRepository, blobs: BlobStore, clock: Clock, ids: IdGenerator, policy: UploadPolicy
+    repo: UploadRepository,
+    blobs: BlobStore,
+    clock: Clock,
+    ids: IdGenerator,
+    policy: UploadPolicy,
+    events: Events,
 ) -> Appends | None:
     if not (isinstance(repo, AppendRepository) and isinstance(blobs, AppendsBytes)):
         return None
-    start = StartAppend(repo, repo, blobs, clock, ids, policy)
-    finish = Finisher(repo, repo, blobs, clock, policy)
+    start = StartAppend(repo, repo, blobs, clock, ids, policy, events)
+    finish = Finisher(repo, repo, blobs, clock, policy, events)
     return Appends(
         start=start,
         append=AppendBytes(repo, repo, blobs, clock, policy, finish),
         state=AppendedState(repo, repo),
-        concatenate=Concatenate(start, blobs),
+        concatenate=Concatenate(start, blobs, finish),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.errors import InvalidState, TokenLimitReached
+from uploadcore.domain.events import EventType
 from uploadcore.domain.metadata import MetadataUpdate, check_content_type
 from uploadcore.domain.parts import multipart_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
@@ -14,7 +15,8 @@ from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.repository import UploadRepository
-from uploadcore.services.appended import appended_upload, size_limit
+from uploadcore.services.appended import Finisher, appended_upload, size_limit
+from uploadcore.services.events import Events
 from uploadcore.services.records import UploadPolicy, find_upload
 
 
@@ -43,6 +45,7 @@ class StartAppend:
     clock: Clock
     ids: IdGenerator
     policy: UploadPolicy
+    events: Events
 
     def __call__(self, principal: Principal, request: NewAppend) -> tuple[Upload, Appending]:
         limit = size_limit(principal, self.policy)
@@ -89,8 +92,14 @@ class StartAppend:
         except BaseException:
             self.repo.set_status(upload.id, UploadStatus.PENDING, UploadStatus.ABORTED, now)
             raise
-        if not self.repo.mark_uploading(upload.id, prepared.upload_id, prepared.storage_key, now):
-            raise InvalidState(f"upload {upload.id} was aborted while it was being prepared")
+        event = None
+        with self.repo.transaction() as tx:  # it exists for clients, and its event, at once
+            now = self.clock.now()
+            if not tx.mark_uploading(upload.id, prepared.upload_id, prepared.storage_key, now):
+                raise InvalidState(f"upload {upload.id} was aborted while it was being prepared")
+            if appending.concat is not Concat.PARTIAL:  # a partial upload is no file
+                event = self.events.record(tx, EventType.UPLOAD_CREATED, upload.id, now)
+        self.events.committed(event)
         return find_upload(self.repo, upload.id), appending
 
 
@@ -104,6 +113,7 @@ class Concatenate:
 
     start: StartAppend
     store: AppendsBytes
+    finish: Finisher
 
     def __call__(
         self, principal: Principal, partial_ids: Sequence[str], file_name: str,
@@ -118,8 +128,13 @@ class Concatenate:
         upload, appending = start.create(principal, file_name, content_type, appending)
         md5s = [p.etag for u, _ in found for p in start.repo.parts(u.id)]
         self.store.concatenate(upload, [u for u, _ in found])
-        now = start.clock.now()
-        start.appends.finish_appending(upload.id, appending.plan(), multipart_etag(md5s), now)
+        event = None
+        with start.repo.transaction() as tx:
+            appends = tx if isinstance(tx, AppendRepository) else start.appends
+            now = start.clock.now()
+            if appends.finish_appending(upload.id, appending.plan(), multipart_etag(md5s), now):
+                event = self.finish.completed(tx, upload.id, appending, now)
+        start.events.committed(event)
         return find_upload(start.repo, upload.id), appending
 
 

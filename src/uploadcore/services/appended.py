@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from uploadcore.domain.append import Appending
+from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.events import Event, EventType
 from uploadcore.domain.parts import ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.events import Events
 from uploadcore.services.records import UploadPolicy, find_upload, owned_upload
 
 
@@ -43,19 +46,35 @@ class Finisher:
     store: AppendsBytes
     clock: Clock
     policy: UploadPolicy
+    events: Events
 
     def __call__(self, upload: Upload, appending: Appending) -> Upload:
-        """Blocking. Idempotent: a racing finish of the same upload sees the same file."""
+        """Blocking. Idempotent: a racing finish of the same upload sees the same file.
+
+        The file's `upload.completed` event is written with the change that
+        completes it (a partial upload is no file: it has none).
+        """
         md5 = self.store.finish_append(upload, appending.offset)
         part = ReceivedPart(1, md5, appending.offset)
         now = self.clock.now()
+        event: Event | None = None
         with self.repo.transaction() as tx:
             # The repository that keeps both joins them in one unit of work.
             appends = tx if isinstance(tx, AppendRepository) else self.appends
             if tx.record_part(upload.id, part, now + self.policy.upload_expires_in, now):
                 etag = multipart_etag([md5])
-                appends.finish_appending(upload.id, appending.plan(), etag, now)
+                if appends.finish_appending(upload.id, appending.plan(), etag, now):
+                    event = self.completed(tx, upload.id, appending, now)
+        self.events.committed(event)
         return find_upload(self.repo, upload.id)
+
+    def completed(
+        self, tx: UploadRepository, file_id: str, appending: Appending, now: datetime
+    ) -> Event | None:
+        """The `upload.completed` event of a file made by appending, written in `tx`."""
+        if appending.concat is Concat.PARTIAL:
+            return None
+        return self.events.record(tx, EventType.UPLOAD_COMPLETED, file_id, now)
 
 
 __all__ = ["Finisher", "appended_upload", "size_limit"]
