@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 
 import httpx2
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
+from tests.integration.http.server import serving, uvicorn_running
 from tests.integration.http.support import Harness, Headers, MakeApi, UploadClient
 
 from uploadcore import bootstrap
 from uploadcore.adapters.memory import FakeClock
 from uploadcore.entrypoints.http.app import create_app
 from uploadcore.settings import Settings
-
-SERVER_START_TIMEOUT = 20.0
 
 
 @pytest.fixture
@@ -60,38 +55,11 @@ def admin(api: Harness) -> Headers:
 @pytest.fixture
 def live_server(settings: Settings, clock: FakeClock) -> Iterator[Harness]:
     """The same app under real uvicorn on 127.0.0.1, for true concurrency and streaming."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    prepared = bootstrap.prepare(replace(settings, base_url=url))
-    core = bootstrap.build(prepared, clock=clock)
-    config = uvicorn.Config(
-        create_app(prepared, core),
-        lifespan="on",
-        loop="asyncio",
-        ws="none",
-        log_config=None,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        _wait_until_started(server, thread)
-        with httpx2.Client(base_url=url, timeout=30, trust_env=False) as http:
+    with serving() as (sock, url):
+        prepared = bootstrap.prepare(replace(settings, base_url=url))
+        core = bootstrap.build(prepared, clock=clock)
+        with (
+            uvicorn_running(create_app(prepared, core), sock),
+            httpx2.Client(base_url=url, timeout=30, trust_env=False) as http,
+        ):
             yield Harness(prepared, core, clock, UploadClient(http))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=SERVER_START_TIMEOUT)
-        sock.close()
-
-
-def _wait_until_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("uvicorn stopped before it started")
-        if time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start within {SERVER_START_TIMEOUT} s")
-        time.sleep(0.005)

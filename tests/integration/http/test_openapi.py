@@ -29,6 +29,7 @@ UNAUTHENTICATED = {
     "downloadFile",
     "health",
     "openapi",
+    "docs",
     "tusOptions",
     "tusUploadOptions",
 }
@@ -295,6 +296,7 @@ def test_real_responses_match_their_documented_schemas(
     call("GET", "/healthz", "/healthz")
     call("GET", "/openapi.json", "/openapi.json")
     tus_calls(call, alice)
+    call("GET", "/docs", "/docs")
 
     statuses = {status for *_, status in call.seen}
     assert statuses >= {200, 201, 204, 206, 304, 400, 401, 403, 404, 409, 412, 413, 415, 416}

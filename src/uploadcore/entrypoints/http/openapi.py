@@ -40,7 +40,7 @@ def document(mounted: Iterable[str], base_url: str) -> Json:
     Operations whose route the app does not mount (part upload and download on
     S3 storage) are left out, so the document describes exactly this app.
     """
-    present = {_fold(p) for p in mounted} | {"/openapi.json"}
+    present = {_fold(p) for p in mounted} | {"/openapi.json", "/docs"}
     paths, components = _generated()
     return {
         "openapi": "3.1.0",

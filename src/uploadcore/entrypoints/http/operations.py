@@ -262,6 +262,18 @@ PATHS: dict[str, dict[str, Operation]] = {
             auth="none",
         )
     },
+    "/docs": {
+        "get": Operation(
+            "docs",
+            "Browsable API documentation",
+            "Swagger UI over this document, for people: every operation, its models and "
+            "examples, and requests to try. Its assets are served by this app (under "
+            "`/docs/static/`), never fetched from elsewhere.",
+            {200: Answer("The HTML page.", binary="<!DOCTYPE html>")},
+            (),
+            auth="none",
+        )
+    },
 }
 
 # status: (component name, when, an example's code and detail)
@@ -313,9 +325,9 @@ in any order) to the presigned URLs, then complete it; an interrupted upload res
 its file id (`GET /v1/files/uploads/{file_id}/`, then fresh URLs for the missing parts).
 
 - Authentication: `Authorization: Bearer <api key>` (the scheme name is case-insensitive), \
-except on the token-signed part and download URLs, `/healthz` and this document. A browser \
-holds no API key: its backend mints it an upload token (`POST /v1/upload-tokens/`), accepted \
-on the upload endpoints only.
+except on the token-signed part and download URLs, `/healthz`, this document and `/docs`. \
+A browser holds no API key: its backend mints it an upload token (`POST /v1/upload-tokens/`), \
+accepted on the upload endpoints only.
 - A user sees and changes only their own files (another user's file is 403, an unknown id \
 404); admins act on every file.
 - Every path answers with and without its trailing slash; every GET also answers HEAD.
