@@ -239,6 +239,8 @@ def _compose(
     received = ReceivedParts(repo, blobs)
     events = Events(ids)
     aborter = Aborter(repo, blobs, clock, events)
+    # Uploads filled by appending (tus) take no parts through the REST endpoints.
+    appended = repo if isinstance(repo, AppendRepository) else None
     outbox = repo if isinstance(repo, Outbox) else None
     delivery = DeliveryPolicy(
         retry=RetryPolicy(settings.webhook_backoff, max_attempts=settings.webhook_max_attempts),
@@ -261,13 +263,13 @@ def _compose(
         policy=policy,
         initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy, events),
         upload_state=GetUploadState(repo, received),
-        refresh_urls=RefreshUrls(repo, received, urls, clock, policy),
+        refresh_urls=RefreshUrls(repo, received, urls, clock, policy, appends=appended),
         receive_part=(
-            ReceivePart(repo, blobs, urls, clock, policy)
+            ReceivePart(repo, blobs, urls, clock, policy, appends=appended)
             if isinstance(blobs, ReceivesParts)
             else None
         ),
-        complete=CompleteUpload(repo, blobs, received, clock, policy, events),
+        complete=CompleteUpload(repo, blobs, received, clock, policy, events, appends=appended),
         abort=AbortUpload(repo, aborter),
         force_abort=ForceAbort(repo, aborter),
         list_files=ListFiles(repo, signer, clock),

@@ -23,12 +23,19 @@ from uploadcore.domain.parts import (
     normalize_etag,
 )
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.events import Events
 from uploadcore.services.locks import KeyedLocks
-from uploadcore.services.records import ReceivedParts, UploadPolicy, find_upload, owned_upload
+from uploadcore.services.records import (
+    ReceivedParts,
+    UploadPolicy,
+    check_takes_parts,
+    find_upload,
+    owned_upload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +57,11 @@ class CompleteUpload:
     events: Events
     # One assembly of an upload at a time in this process; the database decides across them.
     _assembling: KeyedLocks = field(default_factory=KeyedLocks, compare=False, repr=False)
+    appends: AppendRepository | None = None
 
     def __call__(self, principal: Principal, file_id: str, parts: Sequence[PartRef]) -> Upload:
         upload = owned_upload(self.repo, principal, file_id)
+        check_takes_parts(self.appends, upload)
         if upload.status is UploadStatus.COMPLETED:
             return self._same_completion(upload, parts)
         upload.check_accepts_parts(self.clock.now())

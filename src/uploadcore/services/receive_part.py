@@ -16,10 +16,11 @@ from uploadcore.domain.errors import (
 )
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Upload
+from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.blobs import ReceivesParts
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
-from uploadcore.services.records import UploadPolicy, find_upload
+from uploadcore.services.records import UploadPolicy, check_takes_parts, find_upload
 from uploadcore.services.streaming import pump
 from uploadcore.services.urls import Urls
 
@@ -39,6 +40,7 @@ class ReceivePart:
     urls: Urls
     clock: Clock
     policy: UploadPolicy
+    appends: AppendRepository | None = None
 
     async def __call__(
         self,
@@ -54,6 +56,8 @@ class ReceivePart:
         if upload.upload_id != claims.upload_id:
             raise TokenInvalid("the token was minted for another upload")
         upload.check_accepts_parts(self.clock.now())
+        if self.appends is not None:
+            await asyncio.to_thread(check_takes_parts, self.appends, upload)
         planned = upload.plan.size_of(part_number)
         _check_declared_length(part_number, planned, content_length)
         writer = await asyncio.to_thread(self.store.open_part, upload, part_number)

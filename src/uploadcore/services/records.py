@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.errors import InvalidState, UploadNotFound
 from uploadcore.domain.parts import PartLimits, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload
+from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.blobs import BlobStore, ReceivesParts
 from uploadcore.ports.repository import UploadRepository
 
@@ -41,6 +42,18 @@ def owned_upload(repo: UploadRepository, principal: Principal, file_id: str) -> 
     return upload
 
 
+def check_takes_parts(appends: AppendRepository | None, upload: Upload) -> None:
+    """InvalidState for an upload filled by appending (tus): it takes no parts, no completion.
+
+    Its bytes arrive through its own protocol, which completes it; parts sent
+    beside them would make a different file.
+    """
+    if appends is not None and appends.appending(upload.id) is not None:
+        raise InvalidState(
+            f"upload {upload.id} is filled through tus: send its bytes to its tus URL"
+        )
+
+
 class ReceivedParts:
     """The parts an upload has received, from wherever the truth is kept.
 
@@ -64,4 +77,4 @@ class ReceivedParts:
         return {p.part_number: p for p in self(upload)}
 
 
-__all__ = ["ReceivedParts", "UploadPolicy", "find_upload", "owned_upload"]
+__all__ = ["ReceivedParts", "UploadPolicy", "check_takes_parts", "find_upload", "owned_upload"]

@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from uploadcore.domain.errors import InvalidState, PartMissing
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
+from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository
-from uploadcore.services.records import ReceivedParts, UploadPolicy, find_upload, owned_upload
+from uploadcore.services.records import (
+    ReceivedParts,
+    UploadPolicy,
+    check_takes_parts,
+    find_upload,
+    owned_upload,
+)
 from uploadcore.services.urls import PartUrl, Urls
 
 
@@ -61,6 +68,7 @@ class RefreshUrls:
     urls: Urls
     clock: Clock
     policy: UploadPolicy
+    appends: AppendRepository | None = None
 
     def __call__(
         self,
@@ -72,6 +80,7 @@ class RefreshUrls:
         upload = owned_upload(self.repo, principal, file_id)
         now = self.clock.now()
         upload.check_accepts_parts(now)
+        check_takes_parts(self.appends, upload)
         if part_numbers is None:
             received = {p.part_number for p in self.received(upload)}
             numbers: Sequence[int] = [n for n in upload.plan.part_numbers if n not in received]

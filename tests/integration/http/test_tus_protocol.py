@@ -312,3 +312,23 @@ def test_an_upload_tokens_limits_hold_at_creation(api: Harness) -> None:
     second = http.post(TUS, headers=tus(holder, **{"Upload-Length": "1"}, **image))
     assert second.status_code == 403
     assert second.json()["code"] == "token_limit_reached"
+
+
+def test_a_tus_upload_takes_no_parts_and_no_completion_through_the_rest_api(
+    api: Harness, alice: Headers
+) -> None:
+    # Its bytes arrive through tus, which completes it: an empty REST part and a
+    # completion beside them would make another file, and lose the appended bytes.
+    http = api.client.http
+    path = create(http, alice)
+    file_id = path.rsplit("/", 1)[1]
+    assert patch(http, alice, path, 0, b"appended").status_code == 204
+
+    refresh = http.post(f"/v1/files/uploads/{file_id}/presigned-urls/", headers=alice)
+    complete = api.client.complete(alice, file_id, [{"part_number": 1, "etag": md5_hex(b"")}])
+
+    assert refresh.status_code == 409, refresh.text
+    assert complete.status_code == 409, complete.text
+    assert "tus" in complete.json()["detail"]
+    assert http.head(path, headers=tus(alice)).headers["Upload-Offset"] == "8"
+    assert api.client.state(alice, file_id).json()["upload_status"] == "uploading"
