@@ -1,6 +1,6 @@
 """Initiating an upload of 10,000 parts on local storage, measured in-process.
 
-uploadcore: `UploadService.initiate` on the real adapters (SQLite database,
+uploadcore: `InitiateUpload` (`core.initiate`) on the real adapters (SQLite database,
 local disk store, itsdangerous signer) plus rendering the 201 body the way the
 route does (`schemas.initiated_json` into the API's `JsonResponse`).
 Yardstick: 10,000 `ItsDangerousSigner.sign` calls building the same URLs, plus

@@ -2,7 +2,7 @@
 
 Measured in-process on the real adapters (SQLite with WAL and
 `synchronous=FULL`, migrated by `prepare`), doing what `GET /v1/files/` does:
-`FileService.list_files` (cursor check, keyset query, rows to uploads), then a
+`ListFiles` (`core.list_files`) (cursor check, keyset query, rows to uploads), then a
 signed `url` per file and the JSON body, as the route renders it. The only
 difference between the contenders is the cursor: none (the first page), or
 one 90,000 rows deep, reached by following `next` cursors of 1,000. With keyset

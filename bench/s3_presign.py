@@ -1,6 +1,6 @@
 """Initiating an upload of 10,000 parts on S3, measured in-process.
 
-uploadcore: `UploadService.initiate` on the real adapters (SQLite database,
+uploadcore: `InitiateUpload` (`core.initiate`) on the real adapters (SQLite database,
 `S3BlobStore` on the one boto3 client `bootstrap.s3_client` builds, against
 moto's server on 127.0.0.1), plus rendering the 201 body the way the route
 does, minus the time spent in the `CreateMultipartUpload` round trip (timed

@@ -208,7 +208,7 @@ class GcService:
     def _finish_deletions(self, now: datetime, report: GcReport) -> None:
         """Remove the bytes, then the records, of files marked deleted `leftover_age` ago.
 
-        A file is marked deleted before its bytes go (see FileService.delete_file),
+        A file is marked deleted before its bytes go (see DeleteFile in services/files.py),
         and a mark is never undone: once marked, only the same idempotent steps
         (free, delete, remove) ever happen to it, whether a retried DELETE or
         another gc takes them. The age keeps gc off a deletion still running.
