@@ -45,6 +45,11 @@ class InMemoryOutbox:
             self._events[event.id] = event
             self._fan_out(event, event.timestamp)
 
+    def add_events(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            for event in events:
+                self.add_event(event)
+
     def _fan_out(self, event: Event, now: datetime) -> int:
         wanting = [e for e in self._endpoints.values() if e.wants(event.type)]
         for endpoint in wanting:

@@ -42,6 +42,9 @@ class UploadRepository(Protocol):
         event is then kept exactly when the change is.
         """
 
+    def add_events(self, events: Sequence[Event]) -> None:
+        """`add_event` for each of many events of one change (gc's batches), at a batch's cost."""
+
     def add(self, upload: Upload) -> None:
         """Store a new upload. Its id is new; the parts list starts empty."""
 

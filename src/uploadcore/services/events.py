@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from uploadcore.domain.errors import UploadNotFound
 from uploadcore.domain.events import Event, EventType
+from uploadcore.domain.upload import Upload
 from uploadcore.ports.clock import IdGenerator
 from uploadcore.ports.repository import UploadRepository
 
@@ -64,6 +65,14 @@ class Events:
         event = Event.of(f"evt_{self.ids.new_id()}", type, upload, now)
         tx.add_event(event)
         return event
+
+    def record_all(
+        self, tx: UploadRepository, type: EventType, uploads: Sequence[Upload], now: datetime
+    ) -> list[Event]:
+        """Write the events of one change to many uploads, each given as it now is."""
+        made = [Event.of(f"evt_{self.ids.new_id()}", type, u, now) for u in uploads]
+        tx.add_events(made)
+        return made
 
     def committed(self, *events: Event | None) -> None:
         """Publish the events whose transactions have committed (None is skipped)."""

@@ -155,8 +155,10 @@ class GcService:
         events = self.aborter.events
         with self.repo.transaction() as tx:
             won = tx.abort_expired([u.id for u in uploads], now)
-            # One `upload.aborted` per upload this batch aborted, kept with its abort.
-            aborted = [events.record(tx, UPLOAD_ABORTED, i, now) for i in sorted(won)]
+            # One `upload.aborted` per upload this batch aborted, kept with its abort;
+            # written as one batch, each upload as the abort left it.
+            gone = [u.with_status(UploadStatus.ABORTED, now) for u in uploads if u.id in won]
+            aborted = events.record_all(tx, UPLOAD_ABORTED, gone, now)
         events.committed(*aborted)
         for upload in uploads:
             if upload.id not in won:

@@ -107,6 +107,23 @@ def test_an_event_gets_a_delivery_to_each_endpoint_that_wants_its_type(
     assert all(d.attempts == 0 for d in record.deliveries)
 
 
+def test_a_batch_of_events_gets_the_deliveries_each_would_get_alone(
+    repo: Repository, outbox: Outbox, clock: FakeClock
+) -> None:
+    add_uploading(repo, clock)
+    add_uploading(repo, clock, "file-2")
+    outbox.add_endpoint(endpoint(clock, name="all"))
+    outbox.add_endpoint(endpoint(clock, EventType.UPLOAD_COMPLETED, name="completed"))
+    with repo.transaction() as tx:
+        batch = [event_of(tx, EventType.UPLOAD_ABORTED, clock, i) for i in ("file-1", "file-2")]
+        tx.add_events(batch)
+        tx.add_events([])
+
+    records = outbox.events(None, DeliveryStatus.PENDING, 10)
+    assert {r.event.id for r in records} == {e.id for e in batch}
+    assert [{d.endpoint_id for d in r.deliveries} for r in records] == [{"ep_all"}, {"ep_all"}]
+
+
 def test_events_are_listed_newest_first_and_filtered_by_type_and_status(
     repo: Repository, outbox: Outbox, clock: FakeClock
 ) -> None:

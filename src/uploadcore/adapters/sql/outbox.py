@@ -36,9 +36,29 @@ class SqlOutbox:
         raise NotImplementedError
 
     def add_event(self, event: Event) -> None:
+        self.add_events([event])
+
+    def add_events(self, written: Sequence[Event]) -> None:
+        if not written:
+            return
         with self._begin() as connection:
-            connection.execute(events.insert().values(**_event_row(event)))
-            _fan_out(connection, event, event.timestamp)
+            connection.execute(events.insert(), [_event_row(e) for e in written])
+            endpoints = _endpoints(connection)
+            rows = [
+                {
+                    "event_id": event.id,
+                    "endpoint_id": endpoint.id,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt": event.timestamp,
+                    "updated": event.timestamp,
+                }
+                for event in written
+                for endpoint in endpoints
+                if endpoint.wants(event.type)
+            ]
+            if rows:
+                connection.execute(deliveries.insert(), rows)
 
     # -- endpoints ----------------------------------------------------------
 
