@@ -43,22 +43,7 @@ class SqlOutbox:
             return
         with self._begin() as connection:
             connection.execute(events.insert(), [_event_row(e) for e in written])
-            endpoints = _endpoints(connection)
-            rows = [
-                {
-                    "event_id": event.id,
-                    "endpoint_id": endpoint.id,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt": event.timestamp,
-                    "updated": event.timestamp,
-                }
-                for event in written
-                for endpoint in endpoints
-                if endpoint.wants(event.type)
-            ]
-            if rows:
-                connection.execute(deliveries.insert(), rows)
+            _fan_out(connection, written)
 
     # -- endpoints ----------------------------------------------------------
 
@@ -179,27 +164,28 @@ class SqlOutbox:
             )
             if reset.rowcount:
                 return int(reset.rowcount)
-            return _fan_out(connection, _event_of(row), now)
+            return _fan_out(connection, [_event_of(row)], now)
 
 
-def _fan_out(connection: Connection, event: Event, now: datetime) -> int:
-    wanting = [e for e in _endpoints(connection) if e.wants(event.type)]
-    if wanting:
-        connection.execute(
-            deliveries.insert(),
-            [
-                {
-                    "event_id": event.id,
-                    "endpoint_id": endpoint.id,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt": now,
-                    "updated": now,
-                }
-                for endpoint in wanting
-            ],
-        )
-    return len(wanting)
+def _fan_out(connection: Connection, written: Sequence[Event], now: datetime | None = None) -> int:
+    """A delivery, due at `now` (default: the event's time), to each endpoint wanting each event."""
+    endpoints = _endpoints(connection)
+    rows = [
+        {
+            "event_id": event.id,
+            "endpoint_id": endpoint.id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt": now or event.timestamp,
+            "updated": now or event.timestamp,
+        }
+        for event in written
+        for endpoint in endpoints
+        if endpoint.wants(event.type)
+    ]
+    if rows:
+        connection.execute(deliveries.insert(), rows)
+    return len(rows)
 
 
 def _claimed(connection: Connection, taken: Sequence[Row[Any, Any, Any]]) -> list[Claimed]:
