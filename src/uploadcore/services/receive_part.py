@@ -52,12 +52,10 @@ class ReceivePart:
         expected: Digest | None = None,
     ) -> ReceivedPart:
         claims = self.urls.check_part_token(token, file_id, part_number)
-        upload = await asyncio.to_thread(find_upload, self.repo, file_id)
+        upload = await asyncio.to_thread(self._find, file_id)
         if upload.upload_id != claims.upload_id:
             raise TokenInvalid("the token was minted for another upload")
         upload.check_accepts_parts(self.clock.now())
-        if self.appends is not None:
-            await asyncio.to_thread(check_takes_parts, self.appends, upload)
         planned = upload.plan.size_of(part_number)
         _check_declared_length(part_number, planned, content_length)
         writer = await asyncio.to_thread(self.store.open_part, upload, part_number)
@@ -74,6 +72,12 @@ class ReceivePart:
             await asyncio.to_thread(writer.discard)
             raise
         return await asyncio.to_thread(self._record, upload, part)
+
+    def _find(self, file_id: str) -> Upload:
+        """The upload, if it takes parts: both reads in one trip to a worker thread."""
+        upload = find_upload(self.repo, file_id)
+        check_takes_parts(self.appends, upload)
+        return upload
 
     def _record(self, upload: Upload, part: ReceivedPart) -> ReceivedPart:
         now = self.clock.now()
