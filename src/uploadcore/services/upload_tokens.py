@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,13 +11,13 @@ from uploadcore.domain.upload import Principal
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.repository import UploadTokenRepository
+from uploadcore.services.credentials import credential_hash, new_credential
 
 TOKEN_PREFIX = "ut_"
 
 
-def hash_token(token: str) -> str:
-    """Tokens carry 256 random bits, so one SHA-256 is as strong as a slow hash here."""
-    return hashlib.sha256(token.encode()).hexdigest()
+#: The hash an upload token is kept as.
+hash_token = credential_hash
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class MintUploadToken:
         if not timedelta(seconds=1) <= expires_in <= MAX_LIFETIME:
             seconds = int(MAX_LIFETIME.total_seconds())
             raise InvalidInput(f"expires_in must be between 1 and {seconds} seconds")
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = new_credential(TOKEN_PREFIX)
         now = self.clock.now()
         record = UploadToken(
             id="tok_" + self.ids.new_id(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,13 +9,13 @@ from uploadcore.domain.errors import NotFound
 from uploadcore.domain.metadata import invalid
 from uploadcore.domain.upload import Principal
 from uploadcore.ports.repository import UserRepository
+from uploadcore.services.credentials import credential_hash, new_credential
 
 KEY_PREFIX = "uc_"
 
 
-def hash_key(api_key: str) -> str:
-    """API keys carry 256 random bits, so one SHA-256 is as strong as a slow hash here."""
-    return hashlib.sha256(api_key.encode()).hexdigest()
+#: The hash an API key is kept as.
+hash_key = credential_hash
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ def rotate_key(users: UserRepository, name: str) -> str:
 
 
 def _new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    return new_credential(KEY_PREFIX)
 
 
 class ApiKeyAuthenticator:
