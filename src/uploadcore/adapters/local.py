@@ -26,7 +26,6 @@ import hashlib
 import logging
 import os
 import secrets
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -55,10 +54,17 @@ _COPY_CHUNK = 1 << 30  # per kernel call; the kernel copies without a user-space
 
 
 class LocalDiskBlobStore:
-    """The embedded default store; it also receives part bodies itself."""
+    """The embedded default store; it also receives part bodies itself.
 
-    def __init__(self, media_root: Path | str) -> None:
+    Freeing an upload's parts moves its part directory to the trash at once
+    and hands the trash to `free`: by default deleted before returning;
+    `local_leftovers.BackgroundFreer()` deletes it on a worker thread instead,
+    so a completion's answer does not wait for the disk to free 1 GiB.
+    """
+
+    def __init__(self, media_root: Path | str, free: Callable[[Path], None] | None = None) -> None:
         self.root = Path(media_root)
+        self._free = free or local_leftovers.remove_trash
 
     # -- paths --------------------------------------------------------------
 
@@ -120,7 +126,9 @@ class LocalDiskBlobStore:
 
     def release_parts(self, upload: Upload) -> None:
         with _os_errors(f"free the parts of upload {upload.id}"):
-            _remove_tree(self.temp_dir(upload.upload_id))
+            trash = local_leftovers.move_to_trash(self.root, self.temp_dir(upload.upload_id))
+        if trash is not None:
+            self._free(trash)
 
     def abort(self, upload: Upload) -> None:
         if upload.upload_id:
@@ -317,24 +325,6 @@ def _safe(name: str) -> str:
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise ValueError(f"not a safe path component: {name!r}")
     return name
-
-
-def _remove_tree(path: Path) -> None:
-    """rmtree that tolerates others working on the same tree.
-
-    Another remover (a racing abort or gc) may delete entries first, and a part
-    being committed may rename itself in after rmtree listed the directory.
-    """
-    for _ in range(5):
-        try:
-            shutil.rmtree(path)
-        except OSError as error:
-            if error.errno not in (errno.ENOENT, errno.ENOTEMPTY):
-                raise
-            if path.exists():
-                continue
-        return
-    shutil.rmtree(path)
 
 
 def _translate(error: OSError, action: str) -> Exception:

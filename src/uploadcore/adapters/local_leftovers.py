@@ -14,7 +14,10 @@ writes, and a lock `held` cannot take is a live writer's, in whatever process.
 Removal renames a directory to `temp_uploads/.gc-*` first: one atomic step
 that exactly one of several racing `gc` runs wins, after which no part can be
 committed into it; the renamed tree is then deleted at leisure (and a crash
-mid-way leaves a `.gc-*` directory that the next run removes).
+mid-way leaves a `.gc-*` directory that the next run removes). Freeing a
+completed or aborted upload's parts takes the same step (`move_to_trash`),
+so the tree can go later, off the request's path (`BackgroundFreer`). A
+`.gc-*` directory is garbage whatever its age: gc removes every one it finds.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import fcntl
 import os
 import secrets
 import shutil
+import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,8 +97,10 @@ def temp_dirs(root: Path, older_than: datetime) -> Iterator[Leftover]:
             if not (trash or _is_plain_name(entry.name)) or not entry.is_dir(follow_symlinks=False):
                 continue
             # The directory's own mtime moves with every part added: a busy one is skipped cheaply.
-            measured = None if _mtime(entry) > cutoff else _measure(Path(entry.path))
-            if measured is None or measured.newest > cutoff:
+            # Trash is garbage at any age (nothing is ever added to it).
+            young = not trash and _mtime(entry) > cutoff
+            measured = None if young else _measure(Path(entry.path))
+            if measured is None or (not trash and measured.newest > cutoff):
                 continue
             yield Leftover(
                 TEMP_DIR_KIND,
@@ -101,6 +108,7 @@ def temp_dirs(root: Path, older_than: datetime) -> Iterator[Leftover]:
                 None if trash else entry.name,
                 _moment(measured.newest),
                 measured.size,
+                discarded=trash,
             )
 
 
@@ -170,18 +178,70 @@ def _remove_file(path: Path, cutoff: float) -> int | None:
 
 def _remove_dir(root: Path, path: Path, cutoff: float) -> int | None:
     measured = _measure(path)
-    if measured is None or measured.newest > cutoff:
+    is_trash = path.name.startswith(TRASH_PREFIX)
+    if measured is None or (not is_trash and measured.newest > cutoff):
         return None
-    trash = path
-    if not path.name.startswith(TRASH_PREFIX):
-        trash = root / TEMP_DIR / f"{TRASH_PREFIX}{secrets.token_hex(8)}"
-        try:
-            os.rename(path, trash)
-        except FileNotFoundError:  # another gc (or an abort) got there first
-            return None
+    trash = path if is_trash else move_to_trash(root, path)
+    if trash is None:  # another gc (or an abort) got there first
+        return None
     measured = _measure(trash) or measured
     shutil.rmtree(trash, ignore_errors=True)
     return measured.size
+
+
+def move_to_trash(root: Path, directory: Path) -> Path | None:
+    """Rename `directory` to a new `temp_uploads/.gc-*` name; None if it is already gone.
+
+    One atomic step: afterwards no part can be committed into it (its path is
+    gone), and the trash may be deleted whenever convenient.
+    """
+    trash = root / TEMP_DIR / f"{TRASH_PREFIX}{secrets.token_hex(8)}"
+    try:
+        os.rename(directory, trash)
+    except FileNotFoundError:
+        return None
+    return trash
+
+
+def remove_trash(trash: Path) -> None:
+    """Delete a trash tree now (what `BackgroundFreer` does later)."""
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+class BackgroundFreer:
+    """Deletes trash trees on a worker thread, in turn, off the caller's path.
+
+    The thread runs only while there is work and is not a daemon: a process
+    exiting normally waits for the trees it was handed. One killed first
+    leaves `.gc-*` trees, which `gc` removes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[Path] = deque()
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def __call__(self, trash: Path) -> None:
+        with self._lock:
+            self._pending.append(trash)
+            if not self._idle.is_set():
+                return  # the running thread takes it
+            self._idle.clear()
+        threading.Thread(target=self._drain, name="uploadcore-free-parts").start()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether every tree handed over so far was deleted within `timeout` seconds."""
+        return self._idle.wait(timeout)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._idle.set()
+                    return
+                trash = self._pending.popleft()
+            remove_trash(trash)
 
 
 def held(root: Path, upload_id: str) -> Leftover | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import OperationalError
 
 from uploadcore.adapters.local import LocalDiskBlobStore
+from uploadcore.adapters.local_leftovers import BackgroundFreer
 from uploadcore.adapters.sql import make_engine, upgrade
 from uploadcore.domain.errors import StorageUnavailable
 from uploadcore.ports.blobs import BlobStore
@@ -48,7 +49,8 @@ def migrate(settings: Settings) -> None:
 
 def blob_store(settings: Settings) -> BlobStore:
     if settings.upload_storage_handler == "local":
-        return LocalDiskBlobStore(settings.media_root)
+        # Freed parts leave at once (renamed into the trash) and are deleted on a worker thread.
+        return LocalDiskBlobStore(settings.media_root, free=BackgroundFreer())
     return s3_blob_store(settings)
 
 

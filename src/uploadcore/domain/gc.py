@@ -59,7 +59,9 @@ class Leftover:
     `last_modified` when anything in it last changed, `size` its bytes.
     `receiving` is True when the store knows that a part is being written into
     it at this moment (a live writer holds it); a store that cannot know says
-    False.
+    False. `discarded` is True for storage already let go of (the parts a
+    completion or an abort moved to the trash, left behind when the process
+    died before deleting them): garbage at any age.
     """
 
     kind: str
@@ -68,6 +70,7 @@ class Leftover:
     last_modified: datetime
     size: int = 0
     receiving: bool = False
+    discarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def plan_gc(
     for leftover in leftovers:
         if leftover.upload_id is not None and leftover.upload_id in live_upload_ids:
             continue
-        if leftover.last_modified <= leftover_before:
+        if leftover.discarded or leftover.last_modified <= leftover_before:
             actions.append(RemoveLeftover(leftover))
     return actions
 

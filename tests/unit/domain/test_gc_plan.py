@@ -214,6 +214,12 @@ def test_a_stray_file_that_belongs_to_no_upload_goes_by_age_alone() -> None:
     ]
 
 
+def test_discarded_storage_is_removed_however_recent() -> None:
+    trash = replace(leftover(None, age=SECOND), discarded=True)
+
+    assert plan_gc([], NOW, POLICY, [trash]) == [RemoveLeftover(trash)]
+
+
 # -- a mix, and properties -----------------------------------------------------------------
 
 
