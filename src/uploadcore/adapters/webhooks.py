@@ -1,13 +1,19 @@
-"""WebhookSender on httpx2: one connection pool per event loop, never raising for the receiver."""
+"""WebhookSender on httpx2: one connection pool per event loop, never raising for the receiver.
+
+httpx2 is imported at the first delivery: a server with no webhook endpoint
+never holds it in memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-
-import httpx2
+from typing import TYPE_CHECKING
 
 from uploadcore.ports.events import SendOutcome
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 class HttpxWebhookSender:
@@ -17,16 +23,21 @@ class HttpxWebhookSender:
     """
 
     def __init__(self, *, max_connections: int = 100) -> None:
-        self._limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=20)
+        self._max_connections = max_connections
         self._client: httpx2.AsyncClient | None = None
 
     async def send(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> SendOutcome:
+        import httpx2
+
         client = self._client
         if client is None:
+            limits = httpx2.Limits(
+                max_connections=self._max_connections, max_keepalive_connections=20
+            )
             client = self._client = httpx2.AsyncClient(
-                limits=self._limits, follow_redirects=False, headers={"user-agent": "uploadcore"}
+                limits=limits, follow_redirects=False, headers={"user-agent": "uploadcore"}
             )
         try:
             async with asyncio.timeout(timeout):  # in all, not per phase

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select
 
-from uploadcore.adapters.sql import make_engine, upgrade
+from uploadcore.adapters.sql import make_engine, migrate, upgrade
 from uploadcore.adapters.sql.engine import SQLITE_BUSY_TIMEOUT_MS
 from uploadcore.adapters.sql.migrate import alembic_config
 from uploadcore.adapters.sql.tables import metadata, users
@@ -55,6 +55,37 @@ def test_the_database_is_at_the_newest_revision_after_upgrade(engine: Engine) ->
 
     assert head is not None
     assert current_revision(engine) == head
+
+
+def test_the_head_read_from_the_migration_files_is_alembics(engine: Engine) -> None:
+    assert migrate.head_revision() == head_revision(engine)
+    assert migrate.current_revision(engine) == current_revision(engine)
+
+
+def test_a_database_one_revision_behind_is_brought_to_the_head(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'behind.db'}")
+    try:
+        head = migrate.head_revision()
+        upgrade(engine, "head")
+        assert head is not None
+        upgrade_to_previous(engine)
+        assert migrate.current_revision(engine) != head
+
+        upgrade(engine)
+
+        assert migrate.current_revision(engine) == head
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def upgrade_to_previous(engine: Engine) -> None:
+    from alembic import command
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
 
 
 def test_upgrading_again_changes_nothing_and_keeps_the_data(engine: Engine) -> None:

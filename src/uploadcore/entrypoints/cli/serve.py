@@ -71,6 +71,7 @@ def serve(host: str, port: int, workers: int) -> None:
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=sock.getsockname()[1], workers=workers,
         log_level="info", timeout_keep_alive=30,
+        ws="none",  # the API has no WebSocket route: no websockets library in memory
     )  # fmt: skip
     _run(uvicorn.Server(config), sock)
 
@@ -96,9 +97,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def _run(server: uvicorn.Server, sock: socket.socket) -> None:
     """What `uvicorn.run` does once it has bound its socket."""
-    from uvicorn.supervisors import Multiprocess
-
     if server.config.workers > 1:
+        # Not `uvicorn.supervisors`: that also imports the reloader's watchfiles.
+        from uvicorn.supervisors.multiprocess import Multiprocess
+
         Multiprocess(server.config, sockets=[sock]).run()
         return
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during the graceful shutdown
