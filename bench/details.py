@@ -21,8 +21,8 @@ import urllib.request
 from typing import Any
 
 from bench.harness import BenchError, Context, Row, interleave, median, median_ratio, progress
-from bench.servers import Server, clean_environment, free_port
-from bench.uploads import UPLOADCORE_FACTORY, _create_user
+from bench.servers import clean_environment, free_port, uploadcore_server, yardstick_server
+from bench.uploads import _create_user
 
 YARDSTICK_FACTORY = "bench.json_yardstick:create_app"
 SECONDS = 5  # per wrk run
@@ -43,10 +43,10 @@ def details(ctx: Context) -> list[Row]:
         }
     )
     key = _create_user(environ)
-    ours = Server("uploadcore", UPLOADCORE_FACTORY, environ, root / "uploadcore.log", ours_port)
+    ours = uploadcore_server(environ, root / "uploadcore.log", ours_port)
     with (
         ours,
-        Server(
+        yardstick_server(
             "yardstick",
             YARDSTICK_FACTORY,
             clean_environment({}),

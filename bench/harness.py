@@ -31,7 +31,7 @@ class Row:
     yardstick: str
     ratio: str
     target: str
-    passed: bool
+    passed: bool | None  # None: an in-process diagnosis row, shown for information only
 
 
 class BenchError(RuntimeError):
@@ -102,8 +102,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 def format_table(rows: Sequence[Row]) -> str:
     header = ("benchmark", "uploadcore", "yardstick", "ratio", "target", "result")
     lines = [
-        (r.benchmark, r.uploadcore, r.yardstick, r.ratio, r.target, "pass" if r.passed else "FAIL")
-        for r in rows
+        (r.benchmark, r.uploadcore, r.yardstick, r.ratio, r.target, _result(r.passed)) for r in rows
     ]
     widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
     rule = "-+-".join("-" * w for w in widths)
@@ -112,3 +111,7 @@ def format_table(rows: Sequence[Row]) -> str:
         return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     return "\n".join([render(header), rule, *(render(line) for line in lines)])
+
+
+def _result(passed: bool | None) -> str:
+    return "info" if passed is None else "pass" if passed else "FAIL"

@@ -20,8 +20,10 @@ from bench.harness import BenchError, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-# Identical for uploadcore and the yardstick: `uploadcore serve` with its one worker.
-UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--log-level", "warning")
+# The yardsticks run with what `uploadcore serve` gives uvicorn: uvloop, httptools, one
+# worker, an access log line per request at the info level (into the server's log file).
+UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--log-level", "info", "--ws", "none")
+UPLOADCORE = Path(sys.executable).with_name("uploadcore")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
@@ -40,21 +42,36 @@ def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
     return environ
 
 
+def uploadcore_server(environ: Mapping[str, str], log: Path, port: int) -> Server:
+    """`uploadcore serve --port PORT`, as the README starts it (the data dir from `environ`)."""
+    if not UPLOADCORE.exists():
+        raise BenchError(f"{UPLOADCORE} is missing: install the project (make install)")
+    command = [str(UPLOADCORE), "serve", "--host", HOST, "--port", str(port)]
+    return Server("uploadcore", command, environ, log, port)
+
+
+def yardstick_server(
+    name: str, factory: str, environ: Mapping[str, str], log: Path, port: int
+) -> Server:
+    """`python -m uvicorn --factory FACTORY` with the flags `uploadcore serve` uses."""
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", factory,
+        "--app-dir", str(REPO_ROOT), "--host", HOST, "--port", str(port),
+        "--workers", "1", *UVICORN_FLAGS,
+    ]  # fmt: skip
+    return Server(name, command, environ, log, port)
+
+
 class Server:
-    """`python -m uvicorn --factory FACTORY` with the shared flags; one process, one worker."""
+    """One server process on 127.0.0.1, started from `command`; one worker."""
 
     def __init__(
-        self, name: str, factory: str, environ: Mapping[str, str], log: Path, port: int
+        self, name: str, command: list[str], environ: Mapping[str, str], log: Path, port: int
     ) -> None:
         self.name = name
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self._log = log.open("wb")
-        command = [
-            sys.executable, "-m", "uvicorn", "--factory", factory,
-            "--app-dir", str(REPO_ROOT), "--host", HOST, "--port", str(port),
-            "--workers", "1", *UVICORN_FLAGS,
-        ]  # fmt: skip
         self.process = subprocess.Popen(
             command, env=dict(environ), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
         )

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import httpx2
 
-from bench.servers import Server, clean_environment, free_port
+from bench.servers import clean_environment, free_port, uploadcore_server
 from uploadcore import bootstrap
 from uploadcore.services.users import create_user
 from uploadcore.settings import Settings
 
-FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
 MiB = 1024 * 1024
 
 
@@ -77,9 +76,7 @@ def main() -> None:
     core.close()
     auth = {"Authorization": f"Bearer {key}"}
     data, chunk = os.urandom(args.mib * MiB), args.chunk_mib * MiB
-    server = Server(
-        "uploadcore", FACTORY, clean_environment(environ), root / "server.log", free_port()
-    )
+    server = uploadcore_server(clean_environment(environ), root / "server.log", free_port())
     try:
         server.wait_ready("/healthz")
         with httpx2.Client(base_url=server.url, timeout=300) as http:

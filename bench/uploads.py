@@ -36,12 +36,18 @@ from bench.harness import (
     progress,
     throughput,
 )
-from bench.servers import PeakMemory, Server, clean_environment, free_port
+from bench.servers import (
+    PeakMemory,
+    Server,
+    clean_environment,
+    free_port,
+    uploadcore_server,
+    yardstick_server,
+)
 from bench.yardstick import DIR_VARIABLE
 
 PART_SIZE = 64 * MiB
 CURL_TIMEOUT = 300  # seconds for one PUT; far beyond any healthy run
-UPLOADCORE_FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
 YARDSTICK_FACTORY = "bench.yardstick:app_from_environment"
 
 
@@ -100,11 +106,9 @@ class UploadRig:
             }
         )
         self.api_key = _create_user(environ)
-        self.uploadcore = Server(
-            "uploadcore", UPLOADCORE_FACTORY, environ, root / "uploadcore.log", uploadcore_port
-        )
+        self.uploadcore = uploadcore_server(environ, root / "uploadcore.log", uploadcore_port)
         try:
-            self.yardstick = Server(
+            self.yardstick = yardstick_server(
                 "yardstick",
                 YARDSTICK_FACTORY,
                 clean_environment({DIR_VARIABLE: str(self.yardstick_dir)}),
