@@ -17,6 +17,7 @@ from bench.gc import gc
 from bench.harness import BenchError, Context, Row, format_table, progress
 from bench.initiate import initiate
 from bench.listing import listing
+from bench.resume import resume
 from bench.s3_presign import s3_presign
 from bench.uploads import memory, upload_1, upload_4
 
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
     "gc": (gc, "`uploadcore gc` over 100,000 expired uploads vs one SQL UPDATE; peak RSS"),
     "listing": (listing, "a list page 90,000 rows deep vs the first page, 100,000 files"),
     "details": (details, "GET /v1/files/{id}/ req/s (wrk) vs a bare Starlette JSON endpoint"),
+    "resume": (resume, "GET /v1/files/uploads/{id}/ req/s (wrk) vs a bare ORM primary-key read"),
 }
 
 

@@ -78,8 +78,8 @@ def details(ctx: Context) -> list[Row]:
             f"{median(figures['uploadcore']):,.0f} req/s",
             f"{median(figures['yardstick']):,.0f} req/s",
             f"{ratio:.2f}x",
-            ">= 0.50x",
-            ratio >= 0.5,
+            ">= 0.65x",
+            ratio >= 0.65,
         )
     ]
 

@@ -121,7 +121,7 @@ class Uploadcore:
     _deliverer: Callable[[WebhookSender], DeliverWebhooks] | None
     health: Callable[[], None] = field(default=lambda: None)
     close: Callable[[], None] = field(default=lambda: None)
-    # False when `authenticator.authenticate` and the repository's `get` never wait
+    # False when `authenticator.authenticate` and the repository's `get` and `parts` never wait
     # (SQLite in WAL mode): an event loop may then call them inline, without a thread hop.
     reads_block: bool = True
     # None when storage cannot take appends or the repository keeps no appending state.

@@ -1,11 +1,12 @@
-"""One row by its key on SQLite, without SQLAlchemy's execution layer.
+"""Reads by key on SQLite, without SQLAlchemy's execution layer.
 
 Every authenticated request reads the caller's user and, most of the time, one
-file by id. Through SQLAlchemy Core each read costs about 100 µs (pool events,
-an explicit BEGIN and COMMIT, the statement cache, result processing); through
-a DBAPI connection checked out of the pool and back it costs about 15 µs, 6 of
-them the pool's. So these reads keep a few connections of their own, made by
-the engine (they carry its PRAGMAs) and detached from its pool: taking one and
+file by id; every resume also reads the file's parts (one range of their key).
+Through SQLAlchemy Core each read costs about 100 µs (pool events, an explicit
+BEGIN and COMMIT, the statement cache, result processing); through a DBAPI
+connection checked out of the pool and back it costs about 15 µs, 6 of them
+the pool's. So these reads keep a few connections of their own, made by the
+engine (they carry its PRAGMAs) and detached from its pool: taking one and
 putting it back is a list pop and append. A lone SELECT is atomic in SQLite's
 autocommit mode (the engine leaves the driver in it), so no transaction is
 needed, and closing the cursor ends the read, so no snapshot is held between
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from uploadcore.domain.errors import StorageUnavailable
-from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Upload, UploadStatus
 
 # The columns in the order `_upload` takes them.
@@ -34,6 +35,7 @@ _FILE_BY_ID = (
     " etag, parent_content_type, parent_object_id, deleted, token_id FROM files WHERE id = ?"
 )
 _USER_BY_KEY = "SELECT name, is_admin FROM users WHERE key_hash = ?"
+_PARTS_OF_FILE = "SELECT part_number, etag, size FROM parts WHERE file_id = ? ORDER BY part_number"
 _STATUSES = {status.value: status for status in UploadStatus}
 _MAX_IDLE = 64  # more than the threads and the event loop that may read at once
 
@@ -60,7 +62,15 @@ class SqlitePointReads:
         found = self._one(_USER_BY_KEY, key_hash)
         return None if found is None else (found[0], bool(found[1]))
 
+    def parts(self, file_id: str) -> list[ReceivedPart]:
+        """The parts recorded for a file, in part-number order (one range of the key)."""
+        return [ReceivedPart(*row) for row in self._all(_PARTS_OF_FILE, file_id)]
+
     def _one(self, sql: str, key: str) -> tuple[Any, ...] | None:
+        rows = self._all(sql, key, one=True)
+        return rows[0] if rows else None
+
+    def _all(self, sql: str, key: str, *, one: bool = False) -> list[tuple[Any, ...]]:
         try:  # list.pop and list.append are atomic: threads never share a connection
             connection, generation = self._idle.pop()
         except IndexError:
@@ -69,7 +79,11 @@ class SqlitePointReads:
             cursor = connection.cursor()
             try:
                 cursor.execute(sql, (key,))
-                row: tuple[Any, ...] | None = cursor.fetchone()
+                if one:
+                    row = cursor.fetchone()
+                    rows: list[tuple[Any, ...]] = [] if row is None else [row]
+                else:
+                    rows = cursor.fetchall()
             finally:
                 cursor.close()
         except BaseException as error:
@@ -81,7 +95,7 @@ class SqlitePointReads:
             self._idle.append((connection, generation))
         else:
             connection.close()
-        return row
+        return rows
 
     def _connect(self) -> sqlite3.Connection:
         """A new connection of the engine's, detached from its pool: ours to keep and close."""

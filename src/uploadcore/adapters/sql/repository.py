@@ -60,14 +60,14 @@ class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries, AppendQueries):
 
     @property
     def point_reads_never_wait(self) -> bool:
-        """Whether `get` and `principal_for_key` finish without waiting on anything.
+        """Whether `get`, `parts` and `principal_for_key` finish without waiting on anything.
 
         True on a SQLite engine from `make_engine`: one row by its key, read in
         this process from a local file in WAL mode, where a read never waits
         for a writer (a few µs from the page cache). False on PostgreSQL (a
         network round trip) and on SQLite engines made elsewhere (a rollback
         journal makes readers wait for writers). A caller on an event loop may
-        make these two reads inline when it is True, and must not otherwise.
+        make these reads inline when it is True, and must not otherwise.
         """
         return self._point_reads is not None and self._wal
 
@@ -179,6 +179,8 @@ class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries, AppendQueries):
         return self._update_if(file_id, UploadStatus.UPLOADING, expires_at=expires_at, modified=now)
 
     def parts(self, file_id: str) -> Sequence[ReceivedPart]:
+        if self._point_reads is not None:
+            return self._point_reads.parts(file_id)
         query = (
             select(parts.c.part_number, parts.c.etag, parts.c.size)
             .where(parts.c.file_id == file_id)
