@@ -11,7 +11,8 @@ from sqlalchemy import Engine, create_engine
 
 from uploadcore import bootstrap
 from uploadcore.adapters.sql import SqlAlchemyRepository, upgrade
-from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.settings import Settings
 
@@ -108,3 +109,29 @@ def test_a_build_with_its_own_authenticator_reads_off_the_loop(settings: Setting
         assert core.reads_block
     finally:
         core.close()
+
+
+def test_parts_and_appending_read_by_key_equal_what_sqlalchemy_reads(
+    sqlite_engine: Engine,
+) -> None:
+    repo = SqlAlchemyRepository(sqlite_engine)
+    upload = Upload(
+        id="file-2", upload_id="up-2", storage_key="files/fi/file-2", owner="alice",
+        file_name="a.bin", file_content_type="application/octet-stream",
+        plan=PartPlan(30, 3, 10), status=UploadStatus.UPLOADING,
+        created=NOW, modified=NOW, expires_at=NOW + timedelta(days=1),
+    )  # fmt: skip
+    repo.add(upload)
+    for number in (3, 1):
+        part = ReceivedPart(number, f"{number:032x}", 10)
+        assert repo.record_part("file-2", part, NOW + timedelta(days=1), NOW)
+    repo.add_appending("file-2", Appending(7, None, "filename YS5iaW4=", Concat.FINAL, ("p", "q")))
+
+    with repo.transaction() as tx:  # SQLAlchemy Core: point reads see no transaction
+        through_core = (tx.parts("file-2"), tx.appending("file-2"), tx.appending("none"))
+
+    assert (repo.parts("file-2"), repo.appending("file-2"), repo.appending("none")) == (
+        through_core
+    )
+    assert [p.part_number for p in repo.parts("file-2")] == [1, 3]
+    assert repo.parts("none") == []

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, or_, select, update
 
+from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import appends, files
 from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.parts import PartPlan
@@ -16,6 +17,8 @@ from uploadcore.domain.upload import UploadStatus
 
 class AppendQueries:
     """AppendRepository, over the repository's transactions."""
+
+    _point_reads: SqlitePointReads | None  # the repository's own (None in a transaction)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError  # the repository's own
@@ -41,12 +44,17 @@ class AppendQueries:
             appends.c.concat,
             appends.c.partials,
         )
-        with self._begin() as connection:
-            row = connection.execute(query.where(appends.c.file_id == file_id)).first()
+        row: tuple[Any, ...] | None
+        if self._point_reads is not None:  # every tus HEAD reads it
+            row = self._point_reads.appending(file_id)
+        else:
+            with self._begin() as connection:
+                found = connection.execute(query.where(appends.c.file_id == file_id)).first()
+            row = None if found is None else tuple(found)
         if row is None:
             return None
-        partials = tuple((row.partials or "").split())
-        return Appending(row.offset, row.length, row.metadata, Concat(row.concat), partials)
+        offset, length, metadata, concat, partials = row
+        return Appending(offset, length, metadata, Concat(concat), tuple((partials or "").split()))
 
     def claim_append(
         self, file_id: str, offset: int, lease: str, now: datetime, until: datetime

@@ -35,6 +35,7 @@ _FILE_BY_ID = (
     " etag, parent_content_type, parent_object_id, deleted, token_id FROM files WHERE id = ?"
 )
 _USER_BY_KEY = "SELECT name, is_admin FROM users WHERE key_hash = ?"
+_APPENDING = 'SELECT "offset", length, metadata, concat, partials FROM appends WHERE file_id = ?'
 _PARTS_OF_FILE = "SELECT part_number, etag, size FROM parts WHERE file_id = ? ORDER BY part_number"
 _STATUSES = {status.value: status for status in UploadStatus}
 _MAX_IDLE = 64  # more than the threads and the event loop that may read at once
@@ -65,6 +66,10 @@ class SqlitePointReads:
     def parts(self, file_id: str) -> list[ReceivedPart]:
         """The parts recorded for a file, in part-number order (one range of the key)."""
         return [ReceivedPart(*row) for row in self._all(_PARTS_OF_FILE, file_id)]
+
+    def appending(self, file_id: str) -> tuple[Any, ...] | None:
+        """The `appends` row of a file (offset, length, metadata, concat, partials), or None."""
+        return self._one(_APPENDING, file_id)
 
     def _one(self, sql: str, key: str) -> tuple[Any, ...] | None:
         rows = self._all(sql, key, one=True)

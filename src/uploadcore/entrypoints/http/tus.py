@@ -20,7 +20,7 @@ from uploadcore.domain import errors as e
 from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.entrypoints.http import tus_headers as th
-from uploadcore.entrypoints.http.common import Resource, SlashRoute
+from uploadcore.entrypoints.http.common import Resource, SlashRoute, credential_of
 from uploadcore.entrypoints.http.problems import problem, status_of
 from uploadcore.services.append_start import NewAppend
 
@@ -121,9 +121,17 @@ class Tus(Resource):
         return response
 
     async def head(self, request: Request) -> Response:
-        principal = await self.principal(request, uploading=True)
+        credential = credential_of(request.headers)
         file_id = request.path_params["file_id"]
-        upload, appending = await run_in_threadpool(self.appends.state, principal, file_id)
+
+        def state() -> tuple[Upload, Appending]:  # three point reads, in one trip at most
+            principal = self.authenticate(credential, uploading=True)
+            return self.appends.state(principal, file_id)
+
+        if self.reads_inline and self.inline(credential):
+            upload, appending = state()
+        else:
+            upload, appending = await run_in_threadpool(state)
         headers = self._where(upload, appending)
         headers["Cache-Control"] = "no-store"
         if appending.length is None:
