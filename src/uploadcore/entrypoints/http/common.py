@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URL, Headers
@@ -23,6 +23,8 @@ from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.services.upload_tokens import TOKEN_PREFIX
+
+T = TypeVar("T")
 
 
 class Resource:
@@ -46,6 +48,28 @@ class Resource:
         if self.inline(credential):
             return self.authenticate(credential, uploading=uploading)
         return await run_in_threadpool(self.authenticate, credential, uploading=uploading)
+
+    async def read_as_caller(
+        self,
+        credential: str,
+        read: Callable[[Principal], T],
+        *,
+        uploading: bool = False,
+        never_waits: bool = True,
+    ) -> T:
+        """Authenticate `credential`, then `read(principal)`: a read clients repeat.
+
+        On the event loop when neither waits (an API key on SQLite in WAL mode,
+        and `never_waits`: the read is point reads of that database); otherwise
+        both in one trip to a worker thread. Authentication is never cached.
+        """
+
+        def run() -> T:
+            return read(self.authenticate(credential, uploading=uploading))
+
+        if never_waits and self.inline(credential):
+            return run()
+        return await run_in_threadpool(run)
 
     def inline(self, credential: str) -> bool:
         """Whether looking this credential up never waits (an API key on SQLite in WAL mode)."""

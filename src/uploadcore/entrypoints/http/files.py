@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from uploadcore.bootstrap import Uploadcore
+from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import file_schemas, schemas
 from uploadcore.entrypoints.http.common import Resource, SlashRoute, credential_of
 from uploadcore.entrypoints.http.responses import JsonResponse
@@ -68,13 +69,11 @@ class Files(Resource):
         file_id = scope["path_params"]["file_id"]
         links = self.links(scope)
 
-        def details() -> dict[str, Any]:  # two point reads, an HMAC and a dict
-            upload = self.core.get_file(self.authenticate(credential), file_id)
-            return self.file_json(upload, links)
+        def details(principal: Principal) -> dict[str, Any]:  # a point read, an HMAC, a dict
+            return self.file_json(self.core.get_file(principal, file_id), links)
 
-        if self.details_inline and self.inline(credential):
-            return JsonResponse(details())
-        return JsonResponse(await run_in_threadpool(details))  # one trip to a thread for all
+        body = await self.read_as_caller(credential, details, never_waits=self.details_inline)
+        return JsonResponse(body)
 
     async def update(self, request: Request) -> Response:
         principal = await self.principal(request)

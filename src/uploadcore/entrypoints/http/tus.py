@@ -124,14 +124,10 @@ class Tus(Resource):
         credential = credential_of(request.headers)
         file_id = request.path_params["file_id"]
 
-        def state() -> tuple[Upload, Appending]:  # three point reads, in one trip at most
-            principal = self.authenticate(credential, uploading=True)
+        def state(principal: Principal) -> tuple[Upload, Appending]:  # two point reads
             return self.appends.state(principal, file_id)
 
-        if self.reads_inline and self.inline(credential):
-            upload, appending = state()
-        else:
-            upload, appending = await run_in_threadpool(state)
+        upload, appending = await self.read_as_caller(credential, state, uploading=True)
         headers = self._where(upload, appending)
         headers["Cache-Control"] = "no-store"
         if appending.length is None:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from uploadcore.bootstrap import Uploadcore
+from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.http.common import Resource, SlashRoute, by_method, credential_of
 from uploadcore.entrypoints.http.responses import JsonResponse
@@ -50,13 +51,13 @@ class Uploads(Resource):
         credential = credential_of(request.headers)
         file_id = request.path_params["file_id"]
 
-        def state() -> Mapping[str, Any]:  # three point reads and a dict, in one trip
-            principal = self.authenticate(credential, uploading=True)
+        def state(principal: Principal) -> Mapping[str, Any]:  # two point reads and a dict
             return schemas.state_json(self.core.upload_state(principal, file_id))
 
-        if self.state_inline and self.inline(credential):
-            return JsonResponse(state())
-        return JsonResponse(await run_in_threadpool(state))
+        body = await self.read_as_caller(
+            credential, state, uploading=True, never_waits=self.state_inline
+        )
+        return JsonResponse(body)
 
     async def refresh_urls(self, request: Request) -> Response:
         principal = await self.principal(request, uploading=True)
