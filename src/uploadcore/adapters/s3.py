@@ -211,13 +211,11 @@ class S3BlobStore:
     def file_url(self, upload: Upload, now: datetime, expires_in: timedelta) -> str:
         if self.public_base_url:
             return f"{self.public_base_url}/{quote(upload.storage_key, safe='/')}"
-        params = {
-            "Bucket": self.bucket,
-            "Key": upload.storage_key,
-            "ResponseContentDisposition": content_disposition(upload.file_name),
-        }
+        disposition = content_disposition(upload.file_name)
         with self._errors(f"presign the URL of file {upload.id}"):
-            return self.presigner.get_url(params, _seconds(expires_in), now)
+            return self.presigner.get_url(
+                self.bucket, upload.storage_key, disposition, _seconds(expires_in), now
+            )
 
     # -- helpers --------------------------------------------------------------
 

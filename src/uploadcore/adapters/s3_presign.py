@@ -19,8 +19,13 @@ time, same part): if botocore ever builds URLs another way (another signature
 version, headers we do not know of, a session we cannot read), the presigner
 says so and the store falls back to one `generate_presigned_url` per part.
 
-A `GetObject` URL is one botocore URL, re-signed the same way only when the
-time asked for is not the clock's (tests, or a second boundary).
+`GetObject` URLs (a listing page signs one per file) take the same road with
+two placeholders, the key and the `response-content-disposition`: botocore
+builds a template for them and a real URL for the first file asked for; the
+shape taken from the template must rebuild that real URL exactly (the key's
+and the disposition's percent-encoding included) before it is trusted. The
+shape then serves every URL signed at the same second with the same
+credentials, bucket and lifetime; a new second builds a new one.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -48,6 +53,8 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 # encoding step alters them, and long enough never to occur in a real URL by chance.
 _PART = "7293015846"
 _LENGTH = "8364102957"
+_KEY = "5820193746"
+_DISPOSITION = "4618207395"
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,25 @@ class _Shape:
         to_sign = (self.to_sign_head + digest).encode()
         signature = hmac.new(self.key, to_sign, hashlib.sha256).hexdigest()
         return f"{self.url_head}{part_number}{self.url_tail}{signature}"
+
+
+@dataclass(frozen=True)
+class _GetShape:
+    """`GetObject` URLs at one time, split around the key and the disposition."""
+
+    url_parts: tuple[str, str, str]
+    canonical_parts: tuple[str, str, str]
+    to_sign_head: str
+    key: bytes
+
+    def url(self, key: str, disposition: str) -> str:
+        # botocore's encodings: a key's path keeps `/` and `~`, a query value `-_.~`.
+        path, value = quote(key, safe="/~"), quote(disposition, safe="-_.~")
+        c0, c1, c2 = self.canonical_parts
+        digest = hashlib.sha256(f"{c0}{path}{c1}{value}{c2}".encode()).hexdigest()
+        signature = hmac.new(self.key, (self.to_sign_head + digest).encode(), hashlib.sha256)
+        u0, u1, u2 = self.url_parts
+        return f"{u0}{path}{u1}{value}{u2}{signature.hexdigest()}"
 
 
 @dataclass(frozen=True)
@@ -171,6 +197,29 @@ class _Template:
         return _Shape(url_parts[0], url_parts[1], canonical_head, canonical_middle,
                       canonical_tail, head, key)  # fmt: skip
 
+    def get_shape(self, at: str) -> _GetShape | None:
+        """The shape of `GetObject` URLs at `at` (a template made with `_KEY`, `_DISPOSITION`)."""
+        auth = self.signer(at)
+        request = AWSRequest(method="GET", url=self.unsigned, headers={})
+        canonical, to_sign = auth.presign(request)
+        key = _signing_key(self.credentials.secret_key or "", at[:8], self.region, self.service)
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        url = auth.signed_url(request, auth.signature(to_sign, request))
+        url_parts = _around(url.removesuffix(signature), _KEY, _DISPOSITION)
+        canonical_parts = _around(canonical, _KEY, _DISPOSITION)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        if (
+            url_parts is None
+            or canonical_parts is None
+            or not url.endswith(signature)
+            or not to_sign.endswith("\n" + digest)
+        ):
+            return None
+        return _GetShape(url_parts, canonical_parts, to_sign.removesuffix(digest), key)
+
+
+_GetKey = tuple[str, int, str, ReadOnlyCredentials]  # bucket, lifetime, time, credentials
+
 
 class Presigner:
     """Presigned S3 URLs signed at a given time, as botocore would sign them then."""
@@ -178,6 +227,8 @@ class Presigner:
     def __init__(self, client: S3Client) -> None:
         self.client = client
         self._warned = False
+        # The `GetObject` shape last built: one per second, shared by every thread.
+        self._get: tuple[_GetKey, _GetShape] | None = None
 
     def part_urls(
         self, target: UploadPartTarget, parts: Sequence[tuple[int, int]], when: datetime
@@ -203,17 +254,47 @@ class Presigner:
             return [template_url, *(self._upload_part_url(target, n, s) for n, s in parts[1:])]
         return [shape.url(n, size) for n, size in parts]
 
-    def get_url(self, params: Mapping[str, str], expires_in: int, when: datetime) -> str:
-        """A `GetObject` URL for `params` (Bucket, Key, Response...), signed at `when`."""
-        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
-        template = _Template.parse(url, self._credentials())
+    def get_url(
+        self, bucket: str, key: str, disposition: str, expires_in: int, when: datetime
+    ) -> str:
+        """A `GetObject` URL answering with `Content-Disposition: disposition`, signed at `when`.
+
+        Equal to `generate_presigned_url('get_object', ...)` with those
+        parameters when the clock reads `when`.
+        """
+        credentials = self._credentials()
         at = signing_time(when)
-        if template is not None and template.at == at:
-            return url  # the clock and `when` agree to the second: botocore's URL it is
-        if template is None or template.resign({}, template.at) != url:
-            self._warn()
+        cached = self._get
+        if credentials is not None:
+            wanted: _GetKey = (bucket, expires_in, at, credentials)
+            if cached is not None and cached[0] == wanted:
+                return cached[1].url(key, disposition)
+        params = {"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition}
+        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+        real = _Template.parse(url, credentials)
+        template = self._get_template(bucket, expires_in)
+        shape = None if real is None or template is None else template.get_shape(real.at)
+        # Trust the fast path only if it rebuilds botocore's URL exactly.
+        if (
+            credentials is None
+            or real is None
+            or shape is None
+            or shape.url(key, disposition) != url
+        ):
+            self._warn()  # then botocore's own way, at the clock's time rather than `when`
             return url
-        return template.resign({}, at)
+        if at != real.at and template is not None:
+            shape = template.get_shape(at)
+            if shape is None:  # pragma: no cover - the same template built one a moment ago
+                self._warn()
+                return url
+        self._get = ((bucket, expires_in, at, credentials), shape)
+        return shape.url(key, disposition)
+
+    def _get_template(self, bucket: str, expires_in: int) -> _Template | None:
+        params = {"Bucket": bucket, "Key": _KEY, "ResponseContentDisposition": _DISPOSITION}
+        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+        return _Template.parse(url, self._credentials())
 
     def _upload_part_url(self, target: UploadPartTarget, part_number: int, size: int) -> str:
         return self.client.generate_presigned_url(
@@ -254,6 +335,15 @@ def _with_part_number(url: str, part_number: int, value: str) -> str | None:
     if not question or pairs.count(wanted) != 1:
         return None
     return base + "?" + "&".join(f"partNumber={value}" if p == wanted else p for p in pairs)
+
+
+def _around(text: str, first: str, second: str) -> tuple[str, str, str] | None:
+    """`text` split around its one `first` and, after it, its one `second`; None otherwise."""
+    if text.count(first) != 1 or text.count(second) != 1:
+        return None
+    head, _, rest = text.partition(first)
+    middle, found, tail = rest.partition(second)
+    return (head, middle, tail) if found else None
 
 
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:

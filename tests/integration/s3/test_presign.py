@@ -4,7 +4,7 @@ for the same time and inputs, whatever the endpoint, region, addressing or sessi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -15,6 +15,8 @@ import botocore.auth
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mypy_boto3_s3 import S3Client
 
 from uploadcore.adapters.s3 import S3BlobStore
@@ -88,7 +90,7 @@ def botocore_part_url(client: S3Client, upload: Upload, bucket: str, number: int
     )
 
 
-CLIENTS = {
+CLIENTS: dict[str, Callable[[], S3Client]] = {
     "minio-path-style": lambda: make_client(endpoint="http://127.0.0.1:9000", style="path"),
     "aws-virtual-eu": lambda: make_client(region="eu-west-1", style="virtual"),
     "aws-auto-session": lambda: make_client(region="ap-southeast-2", token="FwoGZ+/==token"),
@@ -196,3 +198,69 @@ def test_urls_signed_at_the_clocks_own_time_are_botocores_too() -> None:
 
     assert ours == theirs
     assert file_url == their_file_url
+
+
+# Keys as operators prefix them and file names as users type them: any text but lone
+# surrogates (which no UTF-8 request can carry).
+TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
+SHARED = {name: make() for name, make in CLIENTS.items()}  # a boto3 client is slow to make
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CLIENTS)),
+    prefix=TEXT,
+    file_ids=st.lists(st.from_regex(r"[0-9a-f]{1,32}", fullmatch=True), min_size=2, max_size=4),
+    file_names=st.lists(TEXT, min_size=4, max_size=4),
+)
+def test_file_urls_signed_in_one_second_equal_botocores_for_any_key_and_name(
+    name: str, prefix: str, file_ids: list[str], file_names: list[str]
+) -> None:
+    client = SHARED[name]
+    store = S3BlobStore(client, "my-bucket", key_prefix=prefix)
+    uploads = [upload_on(store.key_of(i), n) for i, n in zip(file_ids, file_names, strict=False)]
+
+    ours = [store.file_url(u, NOW, LIFETIME) for u in uploads]  # the first builds the shape
+    with clock_reads(NOW):
+        theirs = [
+            client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": "my-bucket",
+                    "Key": u.storage_key,
+                    "ResponseContentDisposition": content_disposition(u.file_name),
+                },
+                ExpiresIn=900,
+            )
+            for u in uploads
+        ]
+
+    assert ours == theirs
+    assert not store.presigner._warned
+
+
+def test_a_page_of_file_urls_costs_botocore_two_urls_a_second() -> None:
+    client = make_client(endpoint="http://127.0.0.1:9000", style="path")
+    store = S3BlobStore(client, "b", key_prefix="media/")
+    uploads = [upload_on(store.key_of(f"{n:032x}"), f"file {n}.bin") for n in range(1000)]
+    later = NOW + timedelta(seconds=1)
+
+    with mock.patch.object(
+        client, "generate_presigned_url", wraps=client.generate_presigned_url
+    ) as botocore_calls:
+        urls = [store.file_url(u, NOW, LIFETIME) for u in uploads]
+        urls.append(store.file_url(uploads[0], later, LIFETIME))
+
+    # Per second: the first file's URL and the template.
+    assert botocore_calls.call_count == 4
+    assert len(set(urls)) == 1001
+    with clock_reads(later):
+        assert urls[-1] == client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": "b",
+                "Key": uploads[0].storage_key,
+                "ResponseContentDisposition": content_disposition(uploads[0].file_name),
+            },
+            ExpiresIn=900,
+        )
