@@ -18,6 +18,7 @@ from bench.harness import BenchError, Context, Row, format_table, progress
 from bench.initiate import initiate
 from bench.listing import listing
 from bench.resume import resume
+from bench.s3_listing import s3_listing
 from bench.s3_presign import s3_presign
 from bench.uploads import memory, upload_1, upload_4
 
@@ -37,6 +38,10 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
     "s3-presign": (
         s3_presign,
         "initiate with 10,000 parts on S3 vs 10,000 generate_presigned_url calls",
+    ),
+    "s3-listing": (
+        s3_listing,
+        "GET /v1/files/?limit=1000 req/s (wrk) on S3 storage vs local storage",
     ),
     "client-upload": (
         client_upload,

@@ -84,9 +84,12 @@ def details(ctx: Context) -> list[Row]:
     ]
 
 
-def _wrk(url: str, header: str, seconds: int) -> float:
+def _wrk(url: str, header: str, seconds: int, connections: int = CONNECTIONS) -> float:
     """Requests per second over `seconds`; every answer must be a 200."""
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-H", header, url]
+    command = [
+        "wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
+        "-H", header, url,
+    ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=WRK_TIMEOUT, check=False)
     if done.returncode != 0:
         raise BenchError(f"wrk failed: {done.stderr.strip() or done.stdout.strip()}")
