@@ -120,6 +120,11 @@ class Server:
         self.stop()
 
 
+def rss_kib(pid: int) -> int:
+    """A process's resident set size now, KiB."""
+    return _status_kib(pid, "VmRSS")
+
+
 def _status_kib(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
