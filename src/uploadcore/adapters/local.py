@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 TEMP_DIR = "temp_uploads"
 FILES_DIR = "files"
 _COPY_CHUNK = 1 << 30  # per kernel call; the kernel copies without a user-space buffer
+_IOV_MAX = 1024  # buffers per writev (Linux's UIO_MAXIOV)
 
 
 class LocalDiskBlobStore:
@@ -238,6 +239,19 @@ class LocalPartWriter:
             raise _translate(error, "receive a part") from error
         self._size += len(data)
 
+    def write_chunks(self, chunks: Sequence[bytes]) -> None:
+        """Write `chunks` in order with one `writev`: no joined copy of them in user space."""
+        if self._fd is None:
+            raise ValueError("the part writer is closed")
+        for chunk in chunks:
+            self._md5.update(chunk)
+        size = sum(len(c) for c in chunks)
+        try:
+            _writev_all(self._fd, chunks, size)
+        except OSError as error:
+            raise _translate(error, "receive a part") from error
+        self._size += size
+
     def commit(self) -> ReceivedPart:
         if self._fd is None:
             raise ValueError("the part writer is closed")
@@ -269,6 +283,18 @@ class LocalPartWriter:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+
+def _writev_all(fd: int, chunks: Sequence[bytes], size: int) -> None:
+    """`os.writev` until every byte is written (a short write resumes where it stopped)."""
+    views = [memoryview(c) for c in chunks]
+    while size:
+        written = os.writev(fd, views[:_IOV_MAX])
+        size -= written
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if written:
+            views[0] = views[0][written:]
 
 
 def _concatenate(sources: Sequence[int], out: int) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable
-from typing import Protocol
+from collections.abc import AsyncIterable, Sequence
+from typing import Protocol, cast, runtime_checkable
 
 from uploadcore.domain.errors import BodyInterrupted, PartTooLarge, UploadcoreError
 
@@ -14,6 +14,13 @@ class Sink(Protocol):
     """Where pumped bytes go: a PartWriter, or an AppendWriter."""
 
     def write(self, data: bytes | bytearray) -> None: ...
+
+
+@runtime_checkable
+class ChunkSink(Sink, Protocol):
+    """A sink that takes the chunks as they came (local disk: one `writev`, no joined copy)."""
+
+    def write_chunks(self, chunks: Sequence[bytes]) -> None: ...
 
 
 # Big enough that handing a buffer to a thread costs little next to hashing it
@@ -34,6 +41,7 @@ async def pump(
     has every byte that arrived written before the error propagates.
     """
     loop = asyncio.get_running_loop()
+    flush = _write_chunks if isinstance(writer, ChunkSink) else _write_joined
     in_flight: asyncio.Future[None] | None = None
     # Chunks are gathered by reference and joined on the writer's thread: copying
     # them into one buffer here would cost the event loop a memcpy of every byte.
@@ -51,13 +59,13 @@ async def pump(
             if pending_size >= BUFFER_SIZE:
                 if in_flight is not None:
                     await in_flight
-                in_flight = loop.run_in_executor(None, _write_joined, writer, pending)
+                in_flight = loop.run_in_executor(None, flush, writer, pending)
                 pending, pending_size = [], 0
         if in_flight is not None:
             await in_flight
             in_flight = None
         if pending_size:
-            await loop.run_in_executor(None, _write_joined, writer, pending)
+            await loop.run_in_executor(None, flush, writer, pending)
         return total
     except Exception as error:
         if keep_partial and _cut_off(error):
@@ -65,7 +73,7 @@ async def pump(
             if flushing is not None:
                 await flushing
             if pending:
-                await loop.run_in_executor(None, _write_joined, writer, pending)
+                await loop.run_in_executor(None, flush, writer, pending)
         raise
     finally:
         if in_flight is not None:  # an error left a write running: let it finish first
@@ -76,6 +84,12 @@ async def pump(
 def _cut_off(error: Exception) -> bool:
     """Whether the body stopped arriving (a disconnect, a timeout), not refused by us."""
     return isinstance(error, BodyInterrupted) or not isinstance(error, UploadcoreError)
+
+
+def _write_chunks(writer: Sink, chunks: list[bytes]) -> None:
+    """Hand the chunks over as they are; the writer hashes each and writes them at once."""
+    cast(ChunkSink, writer).write_chunks(chunks)  # checked in pump
+    chunks.clear()
 
 
 def _write_joined(writer: Sink, chunks: list[bytes]) -> None:

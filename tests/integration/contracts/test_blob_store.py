@@ -634,3 +634,35 @@ def test_local_assemble_falls_back_to_sendfile_when_copy_file_range_cannot(
     monkeypatch.undo()
     assert final_bytes(disk, upload) == b"".join(data)
     assert fake_os.sendfile_calls >= len(parts)
+
+
+@pytest.mark.parametrize("most", [None, 1000, 4097])
+def test_local_chunks_written_at_once_are_the_part_even_through_short_writes(
+    disk: LocalDiskBlobStore, monkeypatch: pytest.MonkeyPatch, most: int | None
+) -> None:
+    # More buffers than one writev takes, empty ones among them; `most` caps each
+    # writev as a kernel may (a short write), so the rest must follow in order.
+    chunks = [bytes([n % 251]) * (n % 7) * 300 for n in range(2500)]
+    real_writev = os.writev
+    if most is not None:
+
+        def short_writev(fd: int, buffers: list[memoryview]) -> int:
+            taken, left = [], most
+            for buffer in buffers:
+                if left <= 0:
+                    break
+                taken.append(buffer[:left])
+                left -= len(taken[-1])
+            return real_writev(fd, taken)
+
+        monkeypatch.setattr(os, "writev", short_writev)
+    upload = new_upload(disk)
+    writer = disk.open_part(upload, 1)
+
+    writer.write_chunks(chunks[:1300])
+    writer.write_chunks(chunks[1300:])
+    part = writer.commit()
+
+    data = b"".join(chunks)
+    assert part == ReceivedPart(1, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
+    assert (disk.temp_dir(upload.upload_id) / f"00001.{part.etag}").read_bytes() == data
