@@ -22,7 +22,8 @@ needs).
 
 from __future__ import annotations
 
-import anyio
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uploadcore.entrypoints.http.problems import RequestTimeout
@@ -39,22 +40,17 @@ class BodyTimeoutMiddleware:
         if scope["type"] != "http" or not _has_body(scope):
             await self.app(scope, receive, send)  # nothing to time, nothing to cut short
             return
+        watch = _Watch(self.timeout)
         body_pending = True
 
         async def timed_receive() -> Message:
             nonlocal body_pending
             if not body_pending:
                 return await receive()
-            try:
-                with anyio.fail_after(self.timeout):
-                    message = await receive()
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"the request body sent nothing for {self.timeout:g} seconds; "
-                    "nothing of it was kept, send it again"
-                ) from None
+            message = await watch.wait(receive)
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_pending = False
+                watch.stop()
             return message
 
         async def closing_send(message: Message) -> None:
@@ -63,7 +59,65 @@ class BodyTimeoutMiddleware:
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)
 
-        await self.app(scope, timed_receive, closing_send)
+        try:
+            await self.app(scope, timed_receive, closing_send)
+        finally:
+            watch.stop()
+
+
+class _Watch:
+    """One timer for a whole body, instead of one per piece of it.
+
+    A body arrives in hundreds of pieces a second; a timer armed and cancelled
+    around each `receive()` costs more than the rest of the middleware. This
+    one notes when the current wait began (a float) and keeps a single timer
+    that fires at the earliest moment a wait could have lasted `timeout`: if
+    the wait in progress has, it cancels the waiting task, whose `wait` turns
+    the cancellation into RequestTimeout; if not, it sets itself for that
+    wait's own deadline (or a full `timeout` ahead, when none is in progress).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.since: float | None = None  # when the wait in progress began
+        self.task: asyncio.Task[object] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.fired = False
+
+    async def wait(self, receive: Receive) -> Message:
+        self.since = now = self.loop.time()
+        self.task = asyncio.current_task()
+        if self.timer is None:
+            self.timer = self.loop.call_at(now + self.timeout, self._check)
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            if not self.fired or self.task is None:
+                raise
+            self.task.uncancel()
+            raise RequestTimeout(
+                f"the request body sent nothing for {self.timeout:g} seconds; "
+                "nothing of it was kept, send it again"
+            ) from None
+        finally:
+            self.since = None
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        since = self.since
+        if since is not None and now - since >= self.timeout and self.task is not None:
+            self.timer = None
+            self.fired = True
+            self.task.cancel()
+            return
+        due = now + self.timeout if since is None else since + self.timeout
+        self.timer = self.loop.call_at(due, self._check)
 
 
 def _has_body(scope: Scope) -> bool:
