@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY = ["alembic", "boto3", "botocore", "httpx2", "mako", "moto", "rich", "websockets"]
 
 SERVER = f"""
@@ -49,3 +51,18 @@ def test_a_local_server_imports_neither_boto_nor_alembic_nor_httpx(tmp_path: Pat
     assert "alembic" in first_start  # migrating needs it: the check sees what is loaded
 
     assert loaded(tmp_path / "data") == []
+
+
+def test_the_allocator_keeps_body_sized_blocks_and_a_setting_given_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from uploadcore.entrypoints.cli.serve import MALLOC_SETTINGS, tune_allocator
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+
+    tune_allocator()  # mallopt on this process too: harmless for a test run
+
+    # Worker processes read these at their start.
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(MALLOC_SETTINGS["MALLOC_MMAP_THRESHOLD_"])
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "131072"
