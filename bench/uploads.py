@@ -301,14 +301,20 @@ def _throughput_row(ctx: Context, name: str, streams: int) -> Row:
     size = streams * PART_SIZE
     # Throughput ratio uploadcore/yardstick = yardstick time / uploadcore time, per pair.
     ratio = median_ratio(figures["yardstick"], figures["uploadcore"])
+    target = TARGETS[streams]
     return Row(
         f"part upload, {streams} stream{'s' if streams > 1 else ''} x 64 MiB",
         f"{median(throughput(size, figures['uploadcore'])):.0f} MiB/s",
         f"{median(throughput(size, figures['yardstick'])):.0f} MiB/s",
         f"{ratio:.2f}x",
-        ">= 1.00x",
-        ratio >= 1.0,
+        f">= {target:.2f}x",
+        ratio >= target,
     )
+
+
+# uploadcore hashes on worker threads while the event loop receives; the yardstick
+# does everything in turn on its event loop.
+TARGETS = {1: 1.4, 4: 1.5}
 
 
 def upload_1(ctx: Context) -> list[Row]:
