@@ -156,7 +156,7 @@ def assembly(ctx: Context) -> list[Row]:
     versus_cat = median_ratio(figures["uploadcore"], figures["cat"])
     return [
         Row(
-            "in-process diagnosis: assemble 1 GiB / 64 parts vs copy_file_range+fsync",
+            "in-process: assemble 1 GiB / 64 parts vs copy_file_range+fsync",
             f"{ours:.3f} s",
             f"{median(figures['copy_file_range']):.3f} s",
             f"{versus_copy:.2f}x",
@@ -164,7 +164,7 @@ def assembly(ctx: Context) -> list[Row]:
             None,
         ),
         Row(
-            "in-process diagnosis: assemble 1 GiB / 64 parts vs cat > out && sync",
+            "in-process: assemble 1 GiB / 64 parts vs cat > out && sync",
             f"{ours:.3f} s",
             f"{median(figures['cat']):.3f} s",
             f"{versus_cat:.2f}x",

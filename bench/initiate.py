@@ -132,7 +132,7 @@ def initiate(ctx: Context) -> list[Row]:
     ratio = median_ratio(figures["uploadcore"], figures["yardstick"])
     return [
         Row(
-            "initiate 10,000 parts (in-process)",
+            "in-process: initiate 10,000 parts",
             f"{median(figures['uploadcore']) * 1000:.0f} ms",
             f"{median(figures['yardstick']) * 1000:.0f} ms",
             f"{ratio:.2f}x",

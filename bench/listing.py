@@ -113,7 +113,7 @@ def _measure(ctx: Context, service: Uploadcore, repo: SqlAlchemyRepository) -> l
     ratio = median_ratio(figures["deep"], figures["first"])
     return [
         Row(
-            f"list page after {DEPTH:,} of {TOTAL // 1000}k files (SQLite) vs first page",
+            f"in-process: list page after {DEPTH:,} of {TOTAL // 1000}k files vs first page",
             f"{median(figures['deep']) * 1000:.2f} ms",
             f"{median(figures['first']) * 1000:.2f} ms",
             f"{ratio:.2f}x",

@@ -120,7 +120,7 @@ def s3_presign(ctx: Context) -> list[Row]:
     ratio = median_ratio(figures["uploadcore"], figures["yardstick"])
     return [
         Row(
-            "initiate 10,000 parts on S3 (presign)",
+            "in-process: initiate 10,000 parts on S3 (presign)",
             f"{median(figures['uploadcore']) * 1000:.0f} ms",
             f"{median(figures['yardstick']) * 1000:.0f} ms",
             f"{ratio:.2f}x",
