@@ -327,6 +327,7 @@ __all__ = [
     "Adapters",
     "Appends",
     "Uploadcore",
+    "blob_store",
     "build",
     "migrate",
     "policy_from",

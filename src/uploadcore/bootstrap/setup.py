@@ -47,10 +47,13 @@ def migrate(settings: Settings) -> None:
         engine.dispose()
 
 
-def blob_store(settings: Settings) -> BlobStore:
+def blob_store(settings: Settings, *, free_in_background: bool = False) -> BlobStore:
+    """The store `settings` choose. On local disk, freed parts leave at once (renamed
+    into the trash); with `free_in_background` (the HTTP app) a worker thread deletes
+    them after the caller moved on, otherwise they are deleted before it returns."""
     if settings.upload_storage_handler == "local":
-        # Freed parts leave at once (renamed into the trash) and are deleted on a worker thread.
-        return LocalDiskBlobStore(settings.media_root, free=BackgroundFreer())
+        free = BackgroundFreer() if free_in_background else None
+        return LocalDiskBlobStore(settings.media_root, free=free)
     return s3_blob_store(settings)
 
 

@@ -11,10 +11,13 @@ from pathlib import Path
 
 from tests.unit.services.test_upload_service import ALICE, PARTS, World
 
+from uploadcore import bootstrap
 from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.local_leftovers import BackgroundFreer
 from uploadcore.adapters.memory import FakeClock
 from uploadcore.domain.upload import UploadStatus
+from uploadcore.entrypoints.http.app import create_app
+from uploadcore.settings import Settings
 
 
 def test_a_completion_moves_its_parts_out_at_once_and_gc_frees_what_a_crash_left(
@@ -68,3 +71,19 @@ def test_the_server_store_frees_in_the_background(tmp_path: Path, clock: FakeClo
 
     assert freer.wait(30)
     assert list((tmp_path / "media" / "temp_uploads").iterdir()) == []
+
+
+def test_the_http_app_frees_in_the_background_and_a_built_core_at_once(
+    settings: Settings,
+) -> None:
+    prepared = bootstrap.prepare(settings)
+    served = create_app(prepared).state.uploadcore
+    built = bootstrap.build(prepared)
+    try:
+        for core, background in ((served, True), (built, False)):
+            store = core.complete.blobs
+            assert isinstance(store, LocalDiskBlobStore)
+            assert isinstance(store._free, BackgroundFreer) is background
+    finally:
+        served.close()
+        built.close()

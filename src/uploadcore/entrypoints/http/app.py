@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from uploadcore.bootstrap import Uploadcore, build
+from uploadcore.bootstrap import Uploadcore, blob_store, build
 from uploadcore.entrypoints.http.docs import Docs
 from uploadcore.entrypoints.http.downloads import Downloads
 from uploadcore.entrypoints.http.files import Files
@@ -42,7 +42,8 @@ def create_app(
     or `uploadcore deliver`). It keeps URL tokens out of the servers' access
     logs (see `logs.py`).
     """
-    core = core or build(settings)
+    # A completion answers before its parts are deleted: they go on a worker thread.
+    core = core or build(settings, blobs=blob_store(settings, free_in_background=True))
     redact_access_logs()
 
     @asynccontextmanager
