@@ -24,11 +24,11 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from bench.assembly import _cat_and_sync, _copy_file_range, _warm
+from bench.details import _call
 from bench.harness import (
     BenchError,
     Context,
@@ -139,14 +139,7 @@ class CompletionRig:
         return seconds
 
     def _api(self, method: str, path: str, body: Any) -> Any:
-        request = urllib.request.Request(  # noqa: S310 - our own server on 127.0.0.1
-            self.server.url + path,
-            data=json.dumps(body).encode(),
-            method=method,
-            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return json.loads(response.read())
+        return _call(self.server.url, self.key, method, path, body)
 
 
 def complete(ctx: Context) -> list[Row]:

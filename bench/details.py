@@ -18,6 +18,8 @@ import re
 import shutil
 import subprocess
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.harness import BenchError, Context, Row, interleave, median, median_ratio, progress
@@ -31,46 +33,11 @@ WRK_TIMEOUT = 120
 
 
 def details(ctx: Context) -> list[Row]:
-    if shutil.which("wrk") is None:
-        raise BenchError("wrk is not installed (apt-get install wrk)")
-    root = ctx.scratch / "details"
-    root.mkdir()
-    ours_port, theirs_port = free_port(), free_port()
-    environ = clean_environment(
-        {
-            "UPLOADCORE_DATA_DIR": str(root / "uploadcore-data"),
-            "UPLOADCORE_BASE_URL": f"http://127.0.0.1:{ours_port}",
-        }
-    )
-    key = _create_user(environ)
-    ours = uploadcore_server(environ, root / "uploadcore.log", ours_port)
-    with (
-        ours,
-        yardstick_server(
-            "yardstick",
-            YARDSTICK_FACTORY,
-            clean_environment({}),
-            root / "yardstick.log",
-            theirs_port,
-        ) as theirs,
-    ):
-        ours.wait_ready("/healthz")
-        theirs.wait_ready("/ping")
-        file_id = _completed_file(ours.url, key)
-        header = f"Authorization: Bearer {key}"
-        ours_url = f"{ours.url}/v1/files/{file_id}/"
-        theirs_url = f"{theirs.url}/v1/files/{file_id}/"
-        progress("details: warm-up")
-        _wrk(ours_url, header, 2)
-        _wrk(theirs_url, header, 2)
-        figures = interleave(
-            ctx.rounds,
-            [
-                ("uploadcore", lambda: _wrk(ours_url, header, SECONDS)),
-                ("yardstick", lambda: _wrk(theirs_url, header, SECONDS)),
-            ],
-        )
-        ours.check_alive()
+    def paths(base: str, key: str, root: Path) -> tuple[str, str]:
+        file_id = _completed_file(base, key)
+        return f"/v1/files/{file_id}/", f"/v1/files/{file_id}/"
+
+    figures = wrk_against_yardstick(ctx, "details", YARDSTICK_FACTORY, {}, paths)
     ratio = median_ratio(figures["uploadcore"], figures["yardstick"])
     return [
         Row(
@@ -82,6 +49,59 @@ def details(ctx: Context) -> list[Row]:
             ratio >= 0.65,
         )
     ]
+
+
+def wrk_against_yardstick(
+    ctx: Context,
+    name: str,
+    factory: str,
+    yardstick_env: dict[str, str],
+    paths: Callable[[str, str, Path], tuple[str, str]],
+) -> dict[str, list[float]]:
+    """`uploadcore serve` and a yardstick app side by side, loaded in turn by wrk.
+
+    `paths(uploadcore_url, api_key, root)` prepares what to read and returns the
+    path to load on each. Figures: requests per second, per round.
+    """
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed (apt-get install wrk)")
+    root = ctx.scratch / name
+    root.mkdir()
+    ours_port, theirs_port = free_port(), free_port()
+    environ = clean_environment(
+        {
+            "UPLOADCORE_DATA_DIR": str(root / "uploadcore-data"),
+            "UPLOADCORE_BASE_URL": f"http://127.0.0.1:{ours_port}",
+        }
+    )
+    key = _create_user(environ)
+    theirs_env = clean_environment(yardstick_env)
+    try:
+        with (
+            uploadcore_server(environ, root / "uploadcore.log", ours_port) as ours,
+            yardstick_server(
+                "yardstick", factory, theirs_env, root / "yardstick.log", theirs_port
+            ) as theirs,
+        ):
+            ours.wait_ready("/healthz")
+            theirs.wait_ready("/ping")
+            ours_path, theirs_path = paths(ours.url, key, root)
+            header = f"Authorization: Bearer {key}"
+            ours_url, theirs_url = ours.url + ours_path, theirs.url + theirs_path
+            progress(f"{name}: warm-up")
+            _wrk(ours_url, header, 2)
+            _wrk(theirs_url, header, 2)
+            figures = interleave(
+                ctx.rounds,
+                [
+                    ("uploadcore", lambda: _wrk(ours_url, header, SECONDS)),
+                    ("yardstick", lambda: _wrk(theirs_url, header, SECONDS)),
+                ],
+            )
+            ours.check_alive()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return figures
 
 
 def _wrk(url: str, header: str, seconds: int, connections: int = CONNECTIONS) -> float:

@@ -11,16 +11,13 @@ settings, loaded in turn by `wrk -t1 -c16`.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
 
-from bench.details import CONNECTIONS, SECONDS, THREADS, _call, _wrk
-from bench.harness import BenchError, Context, MiB, Row, interleave, median, median_ratio, progress
+from bench.details import CONNECTIONS, THREADS, _call, wrk_against_yardstick
+from bench.harness import BenchError, Context, MiB, Row, median, median_ratio
 from bench.orm_yardstick import DB_VARIABLE, ROW_ID
-from bench.servers import clean_environment, free_port, uploadcore_server, yardstick_server
-from bench.uploads import _create_user
 from bench.uploads import _without_trailing_slash as _bare
 
 YARDSTICK_FACTORY = "bench.orm_yardstick:app_from_environment"
@@ -29,43 +26,13 @@ TARGET = 2.0
 
 
 def resume(ctx: Context) -> list[Row]:
-    if shutil.which("wrk") is None:
-        raise BenchError("wrk is not installed (apt-get install wrk)")
-    root = ctx.scratch / "resume"
-    root.mkdir()
-    ours_port, theirs_port = free_port(), free_port()
-    environ = clean_environment(
-        {
-            "UPLOADCORE_DATA_DIR": str(root / "uploadcore-data"),
-            "UPLOADCORE_BASE_URL": f"http://127.0.0.1:{ours_port}",
-        }
+    def paths(base: str, key: str, root: Path) -> tuple[str, str]:
+        file_id = _upload_in_progress(base, key, root / "part.bin")
+        return f"/v1/files/uploads/{file_id}/", f"/v1/files/uploads/{ROW_ID}/"
+
+    figures = wrk_against_yardstick(
+        ctx, "resume", YARDSTICK_FACTORY, {DB_VARIABLE: str(ctx.scratch / "orm.db")}, paths
     )
-    key = _create_user(environ)
-    theirs_env = clean_environment({DB_VARIABLE: str(root / "yardstick.db")})
-    with (
-        uploadcore_server(environ, root / "uploadcore.log", ours_port) as ours,
-        yardstick_server(
-            "yardstick", YARDSTICK_FACTORY, theirs_env, root / "yardstick.log", theirs_port
-        ) as theirs,
-    ):
-        ours.wait_ready("/healthz")
-        theirs.wait_ready("/ping")
-        file_id = _upload_in_progress(ours.url, key, root / "part.bin")
-        header = f"Authorization: Bearer {key}"
-        ours_url = f"{ours.url}/v1/files/uploads/{file_id}/"
-        theirs_url = f"{theirs.url}/v1/files/uploads/{ROW_ID}/"
-        progress("resume: warm-up")
-        _wrk(ours_url, header, 2)
-        _wrk(theirs_url, header, 2)
-        figures = interleave(
-            ctx.rounds,
-            [
-                ("uploadcore", lambda: _wrk(ours_url, header, SECONDS)),
-                ("yardstick", lambda: _wrk(theirs_url, header, SECONDS)),
-            ],
-        )
-        ours.check_alive()
-    shutil.rmtree(root, ignore_errors=True)
     ratio = median_ratio(figures["uploadcore"], figures["yardstick"])
     return [
         Row(
