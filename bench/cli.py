@@ -16,6 +16,7 @@ from bench.details import details
 from bench.gc import gc
 from bench.harness import BenchError, Context, Row, format_table, progress
 from bench.initiate import initiate
+from bench.initiate_http import initiate_http
 from bench.listing import listing
 from bench.resume import resume
 from bench.s3_listing import s3_listing
@@ -33,6 +34,10 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Row]], str]] = {
     "assembly": (
         assembly,
         "in-process diagnosis: LocalDiskBlobStore.assemble vs copy_file_range and cat && sync",
+    ),
+    "initiate-http": (
+        initiate_http,
+        "POST initiate with 10,000 parts over HTTP vs a bare endpoint signing 10,000 URLs",
     ),
     "initiate": (initiate, "initiate with 10,000 parts vs signing 10,000 tokens + json.dumps"),
     "s3-presign": (
