@@ -100,7 +100,7 @@ class Tmpfs:
 class FullDisk:
     """The `os` module as the local adapter sees it, but ENOSPC from `fail_at` while full.
 
-    `fail_at` names the calls that fail: "write" (os.write), "fsync",
+    `fail_at` names the calls that fail: "write" (os.write and os.writev), "fsync",
     "create" (os.open with O_CREAT) and "copy" (copy_file_range and sendfile).
     """
 
@@ -127,6 +127,10 @@ class FullDisk:
     def write(self, fd: int, data: Any) -> int:
         self._check("write")
         return int(self._real.write(fd, data))
+
+    def writev(self, fd: int, buffers: Any) -> int:
+        self._check("write")
+        return int(self._real.writev(fd, buffers))
 
     def fsync(self, fd: int) -> None:
         self._check("fsync")
