@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, or_, select, update
 
 from uploadcore.adapters.sql.tables import appends, files
-from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.append import Appending, Concat, Fill
 from uploadcore.domain.parts import PartPlan
 from uploadcore.domain.upload import UploadStatus
 
@@ -30,6 +30,8 @@ class AppendQueries:
                     metadata=appending.metadata,
                     concat=appending.concat.value,
                     partials=" ".join(appending.partials) or None,
+                    fill=appending.fill.value,
+                    size_limit=appending.limit,
                 )
             )
 
@@ -40,13 +42,23 @@ class AppendQueries:
             appends.c.metadata,
             appends.c.concat,
             appends.c.partials,
+            appends.c.fill,
+            appends.c.size_limit,
         )
         with self._begin() as connection:
             row = connection.execute(query.where(appends.c.file_id == file_id)).first()
         if row is None:
             return None
         partials = tuple((row.partials or "").split())
-        return Appending(row.offset, row.length, row.metadata, Concat(row.concat), partials)
+        return Appending(
+            row.offset,
+            row.length,
+            row.metadata,
+            Concat(row.concat),
+            partials,
+            Fill(row.fill),
+            row.size_limit,
+        )
 
     def claim_append(
         self, file_id: str, offset: int, lease: str, now: datetime, until: datetime

@@ -25,6 +25,7 @@ from uploadcore.entrypoints.http.tokens import UploadTokens
 from uploadcore.entrypoints.http.tus import Tus
 from uploadcore.entrypoints.http.tus_headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from uploadcore.entrypoints.http.uploads import Uploads
+from uploadcore.entrypoints.http.uppy import UppyRoutes
 from uploadcore.settings import Settings, unknown_variables
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,18 @@ def create_app(
     event loop: a slow receiver takes none of the API's threads. Embedders
     leave it off and deliver where they choose (`core.deliverer().run(stop)`,
     or `uploadcore deliver`). It keeps URL tokens out of the servers' access
-    logs (see `logs.py`).
+    logs (see `logs.py`). Where browsers POST files straight to S3 (Uppy's
+    single-request uploads), it looks for them in the background too.
     """
     core = core or build(settings)
     redact_access_logs()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _delivering(core, deliver_webhooks and core.webhooks is not None):
+        async with (
+            _delivering(core, deliver_webhooks and core.webhooks is not None),
+            _watching(core),
+        ):
             yield
         core.close()
 
@@ -69,7 +74,7 @@ def create_app(
     # Files first: its details route is the hottest read, and Starlette tries routes in order.
     api = [
         route
-        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health, Tus)
+        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health, Tus, UppyRoutes)
         for route in resource(core).routes()
     ]
     app = Starlette(
@@ -92,6 +97,22 @@ async def _delivering(core: Uploadcore, enabled: bool) -> AsyncIterator[None]:
     core.on(None, lambda _event: deliverer.wake())
     stop = asyncio.Event()
     task = asyncio.create_task(deliverer.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@asynccontextmanager
+async def _watching(core: Uploadcore) -> AsyncIterator[None]:
+    """Where browsers POST files straight to storage (S3), look for them in the background."""
+    watch = None if core.uppy is None else core.uppy.watch
+    if watch is None:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop))
     try:
         yield
     finally:
