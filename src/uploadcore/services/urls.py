@@ -49,7 +49,12 @@ class Urls:
         """
         now = self.clock.now()
         if self.presigner is not None:
-            urls = self.presigner.part_urls(upload, numbers, now, self.lifetime, sized=sized)
+            presign = self.presigner.part_urls
+            # `sized` is named only when false: a store written before it still serves plans.
+            if sized:
+                urls = presign(upload, numbers, now, self.lifetime)
+            else:
+                urls = presign(upload, numbers, now, self.lifetime, sized=False)
             return tuple(PartUrl(n, url) for n, url in zip(numbers, urls, strict=True))
         expires = int((now + self.lifetime).timestamp())
         sign, link = self.signer.sign, links.part_upload
