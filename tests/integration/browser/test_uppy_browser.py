@@ -13,17 +13,19 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import boto3
 import httpx2
 import pytest
+from moto.moto_server import werkzeug_app
+from moto.server import ThreadedMotoServer
 from tests.integration.reliability.server import Server, api_key, free_port, running, server_env
-from tests.integration.s3.support import FAKE_AWS_ENV
+from tests.integration.s3.support import FAKE_AWS_ENV, StartResponse, WsgiApp
 
 BROWSER = Path(__file__).resolve().parents[2] / "browser"
 CHROMIUM = "/usr/bin/chromium"
@@ -235,39 +237,60 @@ def test_uppy_on_local_storage(node: str, tmp_path: Path) -> None:
             check(api, files, outcomes, "local")
 
 
-@pytest.fixture
-def moto_s3(tmp_path: Path) -> Iterator[str]:
-    """moto in server mode, in a process of its own with its global allow-all CORS off."""
-    port = free_port()
-    env = {**os.environ, **FAKE_AWS_ENV, "MOTO_DISABLE_GLOBAL_CORS": "true"}
-    with (tmp_path / "moto.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+class PostObjectCors:
+    """What S3 does and moto omits: the bucket's CORS headers on a POST Object answer.
+
+    moto answers a browser's preflight from the bucket's CORS rule, and adds
+    its headers to PUT and GET answers, but not to the answer of a form POST,
+    which a browser then reports as a network error. This adds them, for the
+    test's one rule, to POST answers that lack them.
+    """
+
+    def __init__(self, app: WsgiApp, origin: str) -> None:
+        self.app = app
+        self.origin = origin
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("HTTP_ORIGIN") != self.origin:
+            return self.app(environ, start_response)
+
+        def starting(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            if not any(k.lower() == "access-control-allow-origin" for k, _ in headers):
+                headers += [("Access-Control-Allow-Origin", self.origin),
+                            ("Access-Control-Expose-Headers", "ETag")]  # fmt: skip
+            return start_response(status, headers, *rest)
+
+        return self.app(environ, starting)
+
+
+@contextmanager
+def moto_for_browsers(origin: str) -> Iterator[str]:
+    """moto in server mode with its global allow-all CORS off: the bucket's rule decides."""
+    original = werkzeug_app.DISABLE_GLOBAL_CORS
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with httpx2.Client(timeout=2, trust_env=False) as probe:
-                    probe.get(url + "/moto-api/")
-                break
-            except httpx2.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("moto server did not start: " + (tmp_path / "moto.log").read_text())
-                time.sleep(0.1)
-        yield url
+        server.start()
+        wsgi = server._server
+        assert wsgi is not None
+        wsgi.app = PostObjectCors(cast(WsgiApp, wsgi.app), origin)
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        server.stop()
+        werkzeug_app.DISABLE_GLOBAL_CORS = original
 
 
-def test_uppy_on_s3(node: str, moto_s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uppy_on_s3(node: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     page_port = free_port()
     origin = f"http://127.0.0.1:{page_port}"
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
+    with moto_for_browsers(origin) as moto_url:
+        uppy_on_s3(node, moto_url, origin, page_port, tmp_path)
+
+
+def uppy_on_s3(node: str, moto_s3: str, origin: str, page_port: int, tmp_path: Path) -> None:
     s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1")
     s3.create_bucket(Bucket="uploads")
     s3.put_bucket_cors(
