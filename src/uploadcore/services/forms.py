@@ -30,8 +30,8 @@ from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.blobs import BlobStore, PostForm, PostsForms
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.links import Links
-from uploadcore.ports.signer import Signer, TokenClaims
 from uploadcore.ports.repository import UploadRepository
+from uploadcore.ports.signer import Signer, TokenClaims
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.append import LEASE
 from uploadcore.services.append_start import StartAppend
@@ -89,9 +89,7 @@ class ReceiveForm:
     finish: Finisher
     aborter: Aborter
 
-    async def __call__(
-        self, file_id: str, token: str | None, file: AsyncIterable[bytes]
-    ) -> Upload:
+    async def __call__(self, file_id: str, token: str | None, file: AsyncIterable[bytes]) -> Upload:
         if not token:
             raise TokenMissing("the form URL has no token; ask for a new form")
         claims = self.signer.verify(token, FORM_PURPOSE, self.clock.now())
@@ -104,7 +102,9 @@ class ReceiveForm:
             try:
                 size = await pump(file, writer, limit)
             except PartTooLarge:
-                raise FileTooLarge(f"the file is larger than the maximum of {limit} bytes") from None
+                raise FileTooLarge(
+                    f"the file is larger than the maximum of {limit} bytes"
+                ) from None
             await asyncio.to_thread(writer.keep)
         except BaseException:
             await asyncio.to_thread(writer.drop)

@@ -85,11 +85,12 @@ class RefreshUrls:
         now = self.clock.now()
         upload.check_accepts_parts(now)
         appending = check_takes_parts(self.appends, upload)
+        numbers: Sequence[int]
         if appending is not None:  # open length: any part number the limits allow
             numbers = _open_part_numbers(part_numbers, self.policy.limits.max_parts)
         elif part_numbers is None:
             received = {p.part_number for p in self.received(upload)}
-            numbers: Sequence[int] = [n for n in upload.plan.part_numbers if n not in received]
+            numbers = [n for n in upload.plan.part_numbers if n not in received]
         else:
             numbers = upload.plan.checked_part_numbers(part_numbers)
         if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):

@@ -163,8 +163,8 @@ def scenarios(api: Api, files: Files, *, tus: bool = False) -> list[Json]:
     ]  # fmt: skip
     if tus:
         token = api.mint()
-        cases.append({"name": "tus", "tus": {"endpoint": token["tus_endpoint"],
-                      "token": token["token"]}, "files": [files.add("tus.bin", 300_000)]})  # fmt: skip
+        tus_client = {"endpoint": token["tus_endpoint"], "token": token["token"]}
+        cases.append({"name": "tus", "tus": tus_client, "files": [files.add("tus.bin", 300_000)]})
     return cases
 
 
@@ -192,12 +192,14 @@ def check(api: Api, files: Files, outcomes: list[Json], store: str) -> None:
     assert completed("big.bin")["file_content_type"] == "video/mp4"
 
     cancelled = seen["cancel"]
-    assert cancelled["successful"] == [] and "cancel.bin" in cancelled["started"]
+    assert cancelled["successful"] == []
+    assert "cancel.bin" in cancelled["started"]
     file_id = cancelled["started"]["cancel.bin"]["key"].rsplit("/", 1)[1]
     assert api.eventually(file_id, "aborted")["upload_status"] == "aborted"
 
     for case in ("too-large-multipart", "type", "revoked"):
-        assert seen[case]["successful"] == [] and len(seen[case]["errors"]) == 1, seen[case]
+        assert seen[case]["successful"] == [], seen[case]
+        assert len(seen[case]["errors"]) == 1, seen[case]
     assert [f["upload_status"] for f in api.by_name("type.txt")] == []  # refused at /s3/params
     assert [f["upload_status"] for f in api.by_name("revoked.bin")] == []
     # Local storage refuses the part past the limit (413), leaving the upload to its client
@@ -209,7 +211,8 @@ def check(api: Api, files: Files, outcomes: list[Json], store: str) -> None:
     too_large = seen["too-large"]
     [record] = api.by_name("too-large.bin")
     if store == "local":  # uploadcore refuses the 1st byte past the limit: 413
-        assert too_large["successful"] == [] and len(too_large["errors"]) == 1, too_large
+        assert too_large["successful"] == [], too_large
+        assert len(too_large["errors"]) == 1, too_large
     # moto takes any size (no POST policy check): the arrival check finds it too large
     assert api.eventually(record["id"], "aborted")["upload_status"] == "aborted"
 
@@ -266,8 +269,8 @@ class PostObjectCors:
 @contextmanager
 def moto_for_browsers(origin: str) -> Iterator[str]:
     """moto in server mode with its global allow-all CORS off: the bucket's rule decides."""
-    original = werkzeug_app.DISABLE_GLOBAL_CORS
-    werkzeug_app.DISABLE_GLOBAL_CORS = True
+    original = werkzeug_app.DISABLE_GLOBAL_CORS  # type: ignore[attr-defined]
+    werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     try:
         server.start()
@@ -278,7 +281,7 @@ def moto_for_browsers(origin: str) -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-        werkzeug_app.DISABLE_GLOBAL_CORS = original
+        werkzeug_app.DISABLE_GLOBAL_CORS = original  # type: ignore[attr-defined]
 
 
 def test_uppy_on_s3(node: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -185,9 +185,10 @@ deliveries = Table(
     Index(None, "endpoint_id"),
 )
 
-# Uploads filled by appending (tus), or of open length (Uppy): the offset the service acknowledged, the
-# length once declared, the metadata as sent, and the lease of the one request
-# appending now (so two appends never interleave, across processes and hosts).
+# Uploads filled by appending (tus), or of open length (Uppy): the offset the
+# service acknowledged, the length once declared, the metadata as sent, and the
+# lease of the one request appending now (so two appends never interleave,
+# across processes and hosts).
 appends = Table(
     "appends",
     metadata,

@@ -20,7 +20,9 @@ import re
 ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access", "hypercorn.access")
 
 _TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
-_PATH_TOKEN = re.compile(r"(/v1/uppy/)(?!s3/|forms/)[^/?\s\"]+")  # Uppy's endpoint: a token in the path
+_PATH_TOKEN = re.compile(
+    r"(/v1/uppy/)(?!s3/|forms/)[^/?\s\"]+"
+)  # Uppy's endpoint: a token in the path
 
 
 def redact(text: str) -> str:

@@ -55,14 +55,17 @@ class UppyRoutes(Resource):
                 Route(f"{prefix}/params", self.params, methods=["GET"]),
                 Route(f"{prefix}/multipart", self.create, methods=["POST"]),
                 Route(f"{prefix}/multipart/{{upload_id}}/batch", self.batch, methods=["GET"]),
-                Route(f"{prefix}/multipart/{{upload_id}}/complete", self.complete, methods=["POST"]),
+                Route(
+                    f"{prefix}/multipart/{{upload_id}}/complete", self.complete, methods=["POST"]
+                ),
                 Route(
                     f"{prefix}/multipart/{{upload_id}}/{{part_number}}", self.sign, methods=["GET"]
                 ),
                 Route(
-                    f"{prefix}/multipart/{{upload_id}}", self.parts_or_abort,
+                    f"{prefix}/multipart/{{upload_id}}",
+                    self.parts_or_abort,
                     methods=["GET", "DELETE"],
-                ),  # fmt: skip
+                ),
             ]
         if uppy.receive_form is not None:
             routes.append(SlashRoute(FORM_UPLOAD_PATH, self.receive_form, methods=["POST"]))
@@ -144,7 +147,9 @@ class UppyRoutes(Resource):
         refreshed = await run_in_threadpool(
             self.core.refresh_urls, principal, upload.id, [number], self.links(request.scope)
         )
-        return JsonResponse({"url": refreshed.presigned_urls[0].url, "expires": refreshed.expires_in})
+        return JsonResponse(
+            {"url": refreshed.presigned_urls[0].url, "expires": refreshed.expires_in}
+        )
 
     async def batch(self, request: Request) -> Response:
         principal = await self.caller(request)

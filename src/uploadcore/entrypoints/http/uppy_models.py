@@ -9,7 +9,7 @@ from msgspec import Meta, Struct
 from uploadcore.domain.metadata import MAX_TEXT
 
 
-class UppyCreate(Struct, frozen=True):
+class UppyCreate(Struct, forbid_unknown_fields=True, frozen=True):
     """`POST …/s3/multipart`: a multipart upload of a file whose size is not sent."""
 
     filename: Annotated[str, Meta(description="The file's name.", examples=["photo.jpg"])]
@@ -21,12 +21,12 @@ class UppyCreate(Struct, frozen=True):
     ] = {}
 
 
-class UppyPart(Struct, frozen=True):
+class UppyPart(Struct, forbid_unknown_fields=True, frozen=True):
     PartNumber: Annotated[int, Meta(ge=1, examples=[1])]
     ETag: Annotated[str, Meta(max_length=100, examples=['"9b2cf535f27731c974343645a3985328"'])]
 
 
-class UppyComplete(Struct, frozen=True):
+class UppyComplete(Struct, forbid_unknown_fields=True, frozen=True):
     """`POST …/s3/multipart/{uploadId}/complete`: the parts, quoted or unquoted etags."""
 
     parts: list[UppyPart]
