@@ -359,7 +359,7 @@ def _uppy(
         receive_form = ReceiveForm(repo, repo, blobs, signer, clock, policy, finish, aborter)
     return Uppy(
         start=start,
-        start_form=StartForm(start, blobs, signer, clock, policy),
+        start_form=StartForm(start.open, blobs, signer, clock, policy),
         receive_form=receive_form,
         arrivals=arrivals,
         watch=watch,

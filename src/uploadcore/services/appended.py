@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.errors import UploadNotFound
@@ -15,6 +15,8 @@ from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.events import Events
 from uploadcore.services.records import UploadPolicy, find_upload, owned_upload
+
+LEASE = timedelta(seconds=60)  # a crashed appender's lease frees the upload this soon
 
 
 def size_limit(principal: Principal, policy: UploadPolicy) -> int:
@@ -77,4 +79,4 @@ class Finisher:
         return self.events.record(tx, EventType.UPLOAD_COMPLETED, file_id, now)
 
 
-__all__ = ["Finisher", "appended_upload", "size_limit"]
+__all__ = ["LEASE", "Finisher", "appended_upload", "size_limit"]

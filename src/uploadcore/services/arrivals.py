@@ -29,6 +29,7 @@ from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.events import Events
 from uploadcore.services.records import find_upload
+from uploadcore.services.waiting import first_of
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class ArrivalWatch:
             if self._due:
                 wait = max(0.0, (self._due[0][0] - self.clock.now()).total_seconds())
             if wait > 0:
-                await _first(stop, self._wake, wait)
+                await first_of(stop, self._wake, wait)
                 self._wake.clear()
                 continue
             _, file_id, waited = heapq.heappop(self._due)
@@ -129,16 +130,6 @@ class ArrivalWatch:
     def _check(self, file_id: str) -> Upload | None:
         upload = self.check.repo.get(file_id)
         return None if upload is None else self.check(upload)
-
-
-async def _first(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    """Until `stop` or `wake` is set, or `timeout` seconds pass."""
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 __all__ = ["ArrivalWatch", "CheckArrival"]

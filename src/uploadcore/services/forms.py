@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, replace
 
 from uploadcore.domain.append import Appending, Fill
@@ -33,9 +33,7 @@ from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.ports.signer import Signer, TokenClaims
 from uploadcore.services.aborting import Aborter
-from uploadcore.services.append import LEASE
-from uploadcore.services.append_start import StartAppend
-from uploadcore.services.appended import Finisher, size_limit
+from uploadcore.services.appended import LEASE, Finisher, size_limit
 from uploadcore.services.records import UploadPolicy, find_upload
 from uploadcore.services.streaming import pump
 
@@ -53,7 +51,8 @@ class StartForm:
     field is the upload's `key`.
     """
 
-    start: StartAppend
+    #: Starts an upload of open length (`StartAppend.open`).
+    start: Callable[[Principal, str, str, Fill], Upload]
     blobs: BlobStore
     signer: Signer
     clock: Clock
@@ -62,7 +61,7 @@ class StartForm:
     def __call__(
         self, principal: Principal, file_name: str, content_type: str, links: Links
     ) -> tuple[Upload, PostForm]:
-        upload = self.start.open(principal, file_name, content_type, Fill.FORM)
+        upload = self.start(principal, file_name, content_type, Fill.FORM)
         if isinstance(self.blobs, PostsForms):
             limit = size_limit(principal, self.policy)
             return upload, self.blobs.form(upload, limit, self.policy.url_expires_in)

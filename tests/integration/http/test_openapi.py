@@ -323,33 +323,35 @@ def uppy_calls(call: Conformance, alice: Headers) -> None:
     """Every Uppy operation, at both endpoints: the token in the path and in Authorization."""
     token = call.http.post("/v1/upload-tokens/", headers=alice, json={}).json()["token"]
     for prefix, headers in (("/v1/uppy/{uppy_token}/s3", {}), ("/v1/uppy/s3", alice)):
-        base = prefix.replace("{uppy_token}", token)
-
-        def at(suffix: str, key: str = "", **values: str) -> tuple[str, str]:
-            url = base + suffix.format(**values) + (f"?key={key}" if key else "")
-            return prefix + suffix, url
-
-        call("GET", *at("/params"), headers=headers, params={"filename": "u.txt"})
-        call("POST", *at("/multipart"), headers=headers, json={"name": "no filename"})
-        made = call("POST", *at("/multipart"), headers=headers, json={"filename": "u.bin"}).json()
-        key, upload_id = made["key"], made["uploadId"]
-        one = "/multipart/{upload_id}/{part_number}"
-        signed = call("GET", *at(one, key, upload_id=upload_id, part_number="1"), headers=headers)
-        call("GET", *at(one, key, upload_id="nope", part_number="1"), headers=headers)
-        batch = "/multipart/{upload_id}/batch"
-        call("GET", *at(batch, key, upload_id=upload_id), headers=headers,
-             params={"key": key, "partNumbers": "1,2"})  # fmt: skip
-        etag = call.http.put(signed.json()["url"], content=b"u" * 10).headers["etag"]
-        parts = "/multipart/{upload_id}"
-        call("GET", *at(parts, key, upload_id=upload_id), headers=headers)
-        complete = "/multipart/{upload_id}/complete"
-        refs = {"parts": [{"PartNumber": 1, "ETag": etag}]}
-        call("POST", *at(complete, key, upload_id=upload_id), headers=headers, json=refs)
-        call("DELETE", *at(parts, key, upload_id=upload_id), headers=headers)  # 409: completed
+        uppy_endpoint_calls(call, prefix, prefix.replace("{uppy_token}", token), headers)
     form = call.http.get(f"/v1/uppy/{token}/s3/params", params={"filename": "f.txt"}).json()
     form_path = "/v1/uppy/forms/{file_id}/"
     call("POST", form_path, form["url"], data=form["fields"], files={"file": ("f", b"f")})
     call("POST", form_path, form["url"] + "x", data=form["fields"], files={"file": ("f", b"f")})
+
+
+def uppy_endpoint_calls(call: Conformance, prefix: str, base: str, headers: Headers) -> None:
+    def at(suffix: str, key: str = "", **values: str) -> tuple[str, str]:
+        url = base + suffix.format(**values) + (f"?key={key}" if key else "")
+        return prefix + suffix, url
+
+    call("GET", *at("/params"), headers=headers, params={"filename": "u.txt"})
+    call("POST", *at("/multipart"), headers=headers, json={"name": "no filename"})
+    made = call("POST", *at("/multipart"), headers=headers, json={"filename": "u.bin"}).json()
+    key, upload_id = made["key"], made["uploadId"]
+    one = "/multipart/{upload_id}/{part_number}"
+    signed = call("GET", *at(one, key, upload_id=upload_id, part_number="1"), headers=headers)
+    call("GET", *at(one, key, upload_id="nope", part_number="1"), headers=headers)
+    batch = "/multipart/{upload_id}/batch"
+    call("GET", *at(batch, key, upload_id=upload_id), headers=headers,
+         params={"key": key, "partNumbers": "1,2"})  # fmt: skip
+    etag = call.http.put(signed.json()["url"], content=b"u" * 10).headers["etag"]
+    parts = "/multipart/{upload_id}"
+    call("GET", *at(parts, key, upload_id=upload_id), headers=headers)
+    complete = "/multipart/{upload_id}/complete"
+    refs = {"parts": [{"PartNumber": 1, "ETag": etag}]}
+    call("POST", *at(complete, key, upload_id=upload_id), headers=headers, json=refs)
+    call("DELETE", *at(parts, key, upload_id=upload_id), headers=headers)  # 409: completed
 
 
 def tus_calls(call: Conformance, alice: Headers) -> None:

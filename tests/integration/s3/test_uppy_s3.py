@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
@@ -16,17 +15,6 @@ from tests.integration.http.support import Headers, assert_problem
 from tests.integration.s3.conftest import PART, S3Harness
 
 Json = dict[str, Any]
-
-
-@pytest.fixture
-def http() -> Iterator[httpx2.Client]:
-    with httpx2.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
-def alice(s3_api: S3Harness) -> Headers:
-    return s3_api.user("alice")
 
 
 def endpoint(api: S3Harness, headers: Headers, **limits: object) -> str:

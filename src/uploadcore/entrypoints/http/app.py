@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -95,13 +95,8 @@ async def _delivering(core: Uploadcore, enabled: bool) -> AsyncIterator[None]:
         return
     deliverer = core.deliverer()
     core.on(None, lambda _event: deliverer.wake())
-    stop = asyncio.Event()
-    task = asyncio.create_task(deliverer.run(stop))
-    try:
+    async with _in_background(deliverer.run):
         yield
-    finally:
-        stop.set()
-        await task
 
 
 @asynccontextmanager
@@ -111,8 +106,15 @@ async def _watching(core: Uploadcore) -> AsyncIterator[None]:
     if watch is None:
         yield
         return
+    async with _in_background(watch.run):
+        yield
+
+
+@asynccontextmanager
+async def _in_background(run: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[None]:
+    """`run(stop)` in a task of the event loop while the block runs; stopped and awaited after."""
     stop = asyncio.Event()
-    task = asyncio.create_task(watch.run(stop))
+    task = asyncio.ensure_future(run(stop))
     try:
         yield
     finally:

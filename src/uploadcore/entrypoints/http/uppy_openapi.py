@@ -30,7 +30,7 @@ _KEY = {"in": "query", "name": "key", "required": True, "schema": _STR,
 _UPLOAD_ID = {"in": "path", "name": "upload_id", "required": True, "schema": _STR,
               "description": "The upload's `uploadId` (its storage upload id)."}  # fmt: skip
 _TOKEN = {"in": "path", "name": "uppy_token", "required": True, "schema": _STR,
-          "description": "An upload token (`uppy_endpoint` of `POST /v1/upload-tokens/`)."}  # fmt: skip
+          "description": "An upload token (see `uppy_endpoint` of a minted token)."}  # fmt: skip
 _EXAMPLE_KEY = "uploadcore/8dQ3kZ0aB1cD2eF3gH4iJ5"
 _EXAMPLE_URL = "https://files.example.com/v1/files/presigned-uploads/…/upload-part/1/?token=…"
 
@@ -121,7 +121,8 @@ def _operations(prefix: str, by_path: bool) -> dict[str, Json]:
             parameters=[_KEY, {"in": "query", "name": "partNumbers", "required": True,
                                "schema": _STR, "example": "1,2"}],
         )},
-        f"{prefix}/multipart/{{upload_id}}/complete": {"parameters": [*base, _UPLOAD_ID], "post": op(
+        f"{prefix}/multipart/{{upload_id}}/complete": {
+            "parameters": [*base, _UPLOAD_ID], "post": op(
             "uppyComplete", "complete a multipart upload",
             "The parts 1..N, etags quoted or not; the file is an ordinary completed file, "
             "and `location` its `url`. Parts past the size limit abort the upload (413).",
