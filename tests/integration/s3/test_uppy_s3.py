@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
+from datetime import timedelta
 from typing import Any
 
 import httpx2
@@ -161,3 +163,23 @@ def test_an_object_past_the_limit_is_removed_and_its_upload_aborted(
     assert file_of(s3_api, alice, key)["upload_status"] == "aborted"
     listed = s3_api.s3.list_objects_v2(Bucket=s3_api.bucket, Prefix=key).get("Contents", [])
     assert listed == []
+
+
+def test_the_app_notices_an_arrived_object_in_the_background(
+    s3_api: S3Harness, alice: Headers, http: httpx2.Client
+) -> None:
+    """Nobody reads the file: the app's watch finds the object and records it completed."""
+    form = params(s3_api, endpoint(s3_api, alice))
+    file_id = form["fields"]["key"].rsplit("/", 1)[1]
+    posted = http.post(form["url"], data=form["fields"], files={"file": ("p.txt", b"watched")})
+    assert posted.status_code in (200, 201, 204), posted.text
+
+    s3_api.clock.advance(timedelta(seconds=2))  # the first check is due
+    repo = s3_api.core.complete.repo  # the record itself: no read that would check
+    deadline = time.monotonic() + 15
+    while (upload := repo.get(file_id)) is not None and upload.status.value != "completed":
+        assert time.monotonic() < deadline, upload
+        time.sleep(0.05)
+
+    assert upload is not None
+    assert upload.file_size == len(b"watched")
