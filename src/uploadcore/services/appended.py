@@ -50,13 +50,13 @@ class Finisher:
     policy: UploadPolicy
     events: Events
 
-    def __call__(self, upload: Upload, appending: Appending) -> Upload:
+    def __call__(self, upload: Upload, appending: Appending, md5: str | None = None) -> Upload:
         """Blocking. Idempotent: a racing finish of the same upload sees the same file.
 
         The file's `upload.completed` event is written with the change that
         completes it (a partial upload is no file: it has none).
         """
-        md5 = self.store.finish_append(upload, appending.offset)
+        md5 = self.store.finish_append(upload, appending.offset, md5)
         part = ReceivedPart(1, md5, appending.offset)
         now = self.clock.now()
         event: Event | None = None

@@ -227,6 +227,8 @@ def test_a_single_request_upload_streams_the_form_to_disk_and_completes(
     file = api.client.http.get(f"/v1/files/{file_id}/", headers=alice).json()
     assert (file["upload_status"], file["file_size"]) == ("completed", size)
     assert api.client.download(file["url"]).content == data
+    md5 = hashlib.md5(data, usedforsecurity=False).digest()
+    assert file["etag"] == hashlib.md5(md5, usedforsecurity=False).hexdigest() + "-1"
 
 
 def test_a_form_past_the_token_s_limit_is_413_and_aborts_its_upload(
