@@ -22,6 +22,12 @@ def api(make_api: MakeApi) -> Harness:
     return make_api(cors_allow_origins=(ORIGIN,))
 
 
+def events_of(api: Harness, file_id: str) -> list[str]:
+    webhooks = api.core.webhooks
+    assert webhooks is not None
+    return sorted(r.event.type for r in webhooks.events() if r.event.file_id == file_id)
+
+
 def endpoint(minted: Json) -> str:
     return str(minted["uppy_endpoint"]).removeprefix("http://testserver")
 
@@ -75,6 +81,7 @@ def test_multipart_without_a_size_completes_into_an_ordinary_file(
         for o in range(0, len(data), MIN)
     )
     assert file["etag"] == f"{hashlib.md5(md5s, usedforsecurity=False).hexdigest()}-4"
+    assert events_of(api, file["id"]) == ["upload.completed", "upload.created"]
 
 
 def test_list_parts_is_a_bare_array_and_abort_aborts(api: Harness, alice: Headers) -> None:
@@ -229,6 +236,7 @@ def test_a_single_request_upload_streams_the_form_to_disk_and_completes(
     assert api.client.download(file["url"]).content == data
     md5 = hashlib.md5(data, usedforsecurity=False).digest()
     assert file["etag"] == hashlib.md5(md5, usedforsecurity=False).hexdigest() + "-1"
+    assert events_of(api, file_id) == ["upload.completed", "upload.created"]
 
 
 def test_a_form_past_the_token_s_limit_is_413_and_aborts_its_upload(
