@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.append import Appending, Concat, Fill
 from uploadcore.domain.errors import UploadNotFound
 from uploadcore.domain.events import Event, EventType
 from uploadcore.domain.parts import ReceivedPart, multipart_etag
@@ -31,10 +31,16 @@ def size_limit(principal: Principal, policy: UploadPolicy) -> int:
 def appended_upload(
     repo: UploadRepository, appends: AppendRepository, principal: Principal, file_id: str
 ) -> tuple[Upload, Appending]:
-    """The caller's appended upload; UploadNotFound if there is none, or it was aborted."""
+    """The caller's appended upload; UploadNotFound if there is none, or it was aborted.
+
+    Uploads of open length filled otherwise (Uppy's parts or form) are none:
+    bytes appended to them would make another file.
+    """
     upload = owned_upload(repo, principal, file_id)
     appending = appends.appending(file_id)
-    if appending is None or upload.status in (UploadStatus.ABORTED, UploadStatus.FAILED):
+    if appending is None or appending.fill is not Fill.APPEND:
+        raise UploadNotFound(f"no upload with id {file_id}")
+    if upload.status in (UploadStatus.ABORTED, UploadStatus.FAILED):
         raise UploadNotFound(f"no upload with id {file_id}")
     return upload, appending
 

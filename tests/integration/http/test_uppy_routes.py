@@ -259,3 +259,19 @@ def test_a_form_token_is_checked(api: Harness, alice: Headers) -> None:
     posted = api.client.http.post(url, data=form["fields"], files={"file": ("t", b"abc")})
 
     assert_problem(posted, 403, "token_invalid")
+
+
+def test_tus_does_not_append_to_an_uppy_upload(api: Harness, alice: Headers) -> None:
+    minted = mint(api, alice)
+    made = api.client.http.post(f"{endpoint(minted)}/s3/multipart", json={"filename": "g"}).json()
+    tus = {"Authorization": f"Bearer {minted['token']}", "Tus-Resumable": "1.0.0"}
+    url = f"/v1/tus/{made['key'].rsplit('/', 1)[1]}"
+
+    patched = api.client.http.patch(
+        url,
+        headers={**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        content=b"abc",
+    )
+
+    assert patched.status_code == 404
+    assert api.client.http.head(url, headers=tus).status_code == 404
