@@ -148,10 +148,10 @@ class LocalDiskBlobStore:
 
         return local_append.open_append(self, upload, offset, algorithm)
 
-    def finish_append(self, upload: Upload, size: int) -> str:
+    def finish_append(self, upload: Upload, size: int, md5: str | None = None) -> str:
         from uploadcore.adapters import local_append
 
-        return local_append.finish_append(self, upload, size)
+        return local_append.finish_append(self, upload, size, md5)
 
     def concatenate(self, upload: Upload, sources: Sequence[Upload]) -> None:
         from uploadcore.adapters import local_append

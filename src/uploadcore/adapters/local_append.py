@@ -115,17 +115,19 @@ def open_append(
     return LocalAppendWriter(store.temp_dir(upload.upload_id) / APPEND_NAME, offset, algorithm)
 
 
-def finish_append(store: LocalDiskBlobStore, upload: Upload, size: int) -> str:
+def finish_append(
+    store: LocalDiskBlobStore, upload: Upload, size: int, md5: str | None = None
+) -> str:
     source = store.temp_dir(upload.upload_id) / APPEND_NAME
     target = store.path_of(upload.storage_key)
     with _os_errors(f"finish upload {upload.id}"):
         try:
             fd = os.open(source, os.O_RDWR)
         except FileNotFoundError:  # finished before: the file is in place
-            return _md5_of(target, size)
+            return md5 or _md5_of(target, size)
         try:
             os.ftruncate(fd, size)
-            md5 = _md5_of_fd(fd, size)
+            md5 = md5 or _md5_of_fd(fd, size)
             os.fsync(fd)
         finally:
             os.close(fd)

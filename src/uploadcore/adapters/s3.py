@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from uploadcore.adapters import s3_leftovers
+from uploadcore.adapters import s3_forms, s3_leftovers
 from uploadcore.adapters.s3_errors import Refused, UploadGone, s3_errors, upload_gone
 from uploadcore.adapters.s3_presign import Presigner, UploadPartTarget
 from uploadcore.domain.errors import (
@@ -39,7 +39,7 @@ from uploadcore.domain.gc import Leftover
 from uploadcore.domain.metadata import content_disposition
 from uploadcore.domain.parts import ReceivedPart, multipart_etag, normalize_etag
 from uploadcore.domain.upload import Upload
-from uploadcore.ports.blobs import PreparedUpload
+from uploadcore.ports.blobs import PostForm, PreparedUpload, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -113,7 +113,8 @@ class S3BlobStore:
         """Nothing to free: CompleteMultipartUpload turned the parts into the object."""
 
     def abort(self, upload: Upload) -> None:
-        if not upload.upload_id:
+        if not upload.upload_id:  # one form POST (or none yet): at most its object to remove
+            self.delete(upload)
             return
         try:
             with self._errors(f"abort the multipart upload of file {upload.id}"):
@@ -199,11 +200,20 @@ class S3BlobStore:
     # -- presigned URLs -------------------------------------------------------
 
     def part_urls(
-        self, upload: Upload, part_numbers: Sequence[int], now: datetime, expires_in: timedelta
+        self,
+        upload: Upload,
+        part_numbers: Sequence[int],
+        now: datetime,
+        expires_in: timedelta,
+        *,
+        sized: bool = True,
     ) -> list[str]:
         target = UploadPartTarget(
             self.bucket, upload.storage_key, upload.upload_id, _seconds(expires_in)
         )
+        if not sized:
+            with self._errors(f"presign part URLs of file {upload.id}"):
+                return self.presigner.open_part_urls(target, part_numbers)
         parts = [(n, upload.plan.size_of(n)) for n in part_numbers]
         with self._errors(f"presign part URLs of file {upload.id}"):
             return self.presigner.part_urls(target, parts, now)
@@ -216,6 +226,27 @@ class S3BlobStore:
             return self.presigner.get_url(
                 self.bucket, upload.storage_key, disposition, _seconds(expires_in), now
             )
+
+    # -- PostsForms (Uppy's single-request uploads; see s3_forms.py) ------------
+
+    def prepare_form(self, file_id: str, content_type: str) -> PreparedUpload:
+        """A key for one form POST: no multipart upload (its upload id stays empty)."""
+        return PreparedUpload("", self.key_of(file_id))
+
+    def form(self, upload: Upload, max_size: int, expires_in: timedelta) -> PostForm:
+        with self._errors(f"presign the form of file {upload.id}"):
+            return s3_forms.post_policy(
+                self.client, self.bucket, upload, max_size, _seconds(expires_in)
+            )
+
+    def stored(self, upload: Upload) -> StoredObject | None:
+        """HeadObject: the object's size and etag once it arrived, else None."""
+        try:
+            with self._errors(f"look for the object of file {upload.id}", _NOT_FOUND):
+                head = self.client.head_object(Bucket=self.bucket, Key=upload.storage_key)
+        except Refused:
+            return None
+        return StoredObject(head["ContentLength"], normalize_etag(head.get("ETag", "")))
 
     # -- helpers --------------------------------------------------------------
 

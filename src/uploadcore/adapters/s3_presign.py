@@ -254,6 +254,25 @@ class Presigner:
             return [template_url, *(self._upload_part_url(target, n, s) for n, s in parts[1:])]
         return [shape.url(n, size) for n, size in parts]
 
+    def open_part_urls(self, target: UploadPartTarget, part_numbers: Sequence[int]) -> list[str]:
+        """`UploadPart` URLs that bind no length (an upload of open length), signed now.
+
+        One botocore URL each: a browser asks for one part at a time.
+        """
+        return [
+            self.client.generate_presigned_url(
+                "upload_part",
+                Params={
+                    "Bucket": target.bucket,
+                    "Key": target.key,
+                    "UploadId": target.upload_id,
+                    "PartNumber": n,
+                },
+                ExpiresIn=target.expires_in,
+            )
+            for n in part_numbers
+        ]
+
     def get_url(
         self, bucket: str, key: str, disposition: str, expires_in: int, when: datetime
     ) -> str:

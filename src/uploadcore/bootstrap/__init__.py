@@ -27,7 +27,7 @@ from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
 from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.auth import Authenticator
-from uploadcore.ports.blobs import BlobStore, ReceivesParts, ServesFiles
+from uploadcore.ports.blobs import BlobStore, PostsForms, ReceivesParts, ServesFiles
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.events import Outbox, WebhookSender
 from uploadcore.ports.gc import GcRepository
@@ -39,11 +39,13 @@ from uploadcore.services.aborting import Aborter
 from uploadcore.services.append import AppendBytes, AppendedState
 from uploadcore.services.append_start import Concatenate, StartAppend
 from uploadcore.services.appended import Finisher
+from uploadcore.services.arrivals import ArrivalWatch, CheckArrival
 from uploadcore.services.complete import CompleteUpload
 from uploadcore.services.deliver import DeliverWebhooks, DeliveryPolicy
 from uploadcore.services.download import OpenDownload
 from uploadcore.services.events import EventHandler, EventHooks, Events
 from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
+from uploadcore.services.forms import ReceiveForm, StartForm
 from uploadcore.services.gc import GcService
 from uploadcore.services.initiate import BeforeInitiate, InitiateUpload
 from uploadcore.services.listing import ListFiles
@@ -87,6 +89,21 @@ class Appends:
 
 
 @dataclass(frozen=True)
+class Uppy:
+    """The use cases of Uppy's uploads of open length: multipart ones, and one-form ones.
+
+    `receive_form` where the service takes the form itself (local disk);
+    `arrivals` and `watch` where storage does (S3: POST policies).
+    """
+
+    start: StartAppend
+    start_form: StartForm
+    receive_form: ReceiveForm | None
+    arrivals: CheckArrival | None
+    watch: ArrivalWatch | None
+
+
+@dataclass(frozen=True)
 class Uploadcore:
     """uploadcore composed: every use case, wired once, for the HTTP app, the CLI and embedders.
 
@@ -126,6 +143,8 @@ class Uploadcore:
     reads_block: bool = True
     # None when storage cannot take appends or the repository keeps no appending state.
     appends: Appends | None = None
+    # None when the repository keeps no appending state.
+    uppy: Uppy | None = None
 
     def file_url(self, upload: Upload, links: Links) -> str | None:
         """A URL that fetches the completed file as it is; None before completion."""
@@ -258,22 +277,26 @@ def _compose(
             raise UploadcoreError("this repository cannot be garbage-collected (no GcQueries)")
         return GcService(repo, aborter, clock, gc_policy)
 
+    uppy = _uppy(repo, blobs, signer, clock, ids, policy, events, aborter)
+    arrivals = None if uppy is None else uppy.arrivals
     return Uploadcore(
         settings=settings,
         policy=policy,
         initiate=InitiateUpload(repo, blobs, urls, clock, ids, policy, events),
-        upload_state=GetUploadState(repo, received),
+        upload_state=GetUploadState(repo, received, arrivals),
         refresh_urls=RefreshUrls(repo, received, urls, clock, policy, appends=appended),
         receive_part=(
             ReceivePart(repo, blobs, urls, clock, policy, appends=appended)
             if isinstance(blobs, ReceivesParts)
             else None
         ),
-        complete=CompleteUpload(repo, blobs, received, clock, policy, events, appends=appended),
+        complete=CompleteUpload(
+            repo, blobs, received, clock, policy, events, appends=appended, aborter=aborter
+        ),
         abort=AbortUpload(repo, aborter),
         force_abort=ForceAbort(repo, aborter),
         list_files=ListFiles(repo, signer, clock),
-        get_file=GetFile(repo),
+        get_file=GetFile(repo, arrivals),
         update_file=UpdateFile(repo, clock, events),
         delete_file=DeleteFile(repo, aborter, clock, events),
         open_download=OpenDownload(repo, blobs, urls) if isinstance(blobs, ServesFiles) else None,
@@ -290,6 +313,7 @@ def _compose(
         close=close,
         reads_block=reads_block,
         appends=_appends(repo, blobs, clock, ids, policy, events),
+        uppy=uppy,
     )
 
 
@@ -313,6 +337,35 @@ def _appends(
     )
 
 
+def _uppy(
+    repo: UploadRepository,
+    blobs: BlobStore,
+    signer: Signer,
+    clock: Clock,
+    ids: IdGenerator,
+    policy: UploadPolicy,
+    events: Events,
+    aborter: Aborter,
+) -> Uppy | None:
+    if not isinstance(repo, AppendRepository):
+        return None
+    start = StartAppend(repo, repo, blobs, clock, ids, policy, events)
+    receive_form = arrivals = watch = None
+    if isinstance(blobs, PostsForms):
+        arrivals = CheckArrival(repo, repo, blobs, clock, events, aborter)
+        watch = ArrivalWatch(arrivals, clock)
+    elif isinstance(blobs, AppendsBytes):
+        finish = Finisher(repo, repo, blobs, clock, policy, events)
+        receive_form = ReceiveForm(repo, repo, blobs, signer, clock, policy, finish, aborter)
+    return Uppy(
+        start=start,
+        start_form=StartForm(start.open, blobs, signer, clock, policy),
+        receive_form=receive_form,
+        arrivals=arrivals,
+        watch=watch,
+    )
+
+
 def _tokens_of(repo: UploadRepository) -> UploadTokenRepository | None:
     return repo if isinstance(repo, UploadTokenRepository) else None
 
@@ -327,6 +380,7 @@ __all__ = [
     "Adapters",
     "Appends",
     "Uploadcore",
+    "Uppy",
     "blob_store",
     "build",
     "migrate",

@@ -11,7 +11,7 @@ upload token's smaller one): the first byte past it is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -20,8 +20,17 @@ from uploadcore.domain.errors import (
     InvalidInput,
     OffsetMismatch,
     PartPlanMismatch,
+    PartsIncomplete,
 )
-from uploadcore.domain.parts import PartLimits, PartPlan
+from uploadcore.domain.parts import PartLimits, PartPlan, PartRef, ReceivedPart, check_completion
+
+
+class Fill(StrEnum):
+    """How the bytes of an upload of open length arrive."""
+
+    APPEND = ""  # appended at an offset (tus)
+    PARTS = "parts"  # numbered parts, the length settled at completion (Uppy's multipart)
+    FORM = "form"  # one form POST (Uppy's single request): to this service, or straight to S3
 
 
 class Concat(StrEnum):
@@ -45,6 +54,10 @@ class Appending:
     metadata: str = ""
     concat: Concat = Concat.NONE
     partials: tuple[str, ...] = ()  # a final concatenation's partial uploads, in order
+    fill: Fill = Fill.APPEND
+    #: The most bytes it may hold, fixed when it starts: for bytes that arrive
+    #: without the caller's credential (token-signed part and form URLs).
+    limit: int | None = None
 
     @classmethod
     def started(
@@ -54,6 +67,11 @@ class Appending:
         if length is not None:
             _check_length(length, limit)
         return cls(0, length, metadata, concat)
+
+    @classmethod
+    def open(cls, fill: Fill, limit: int) -> Appending:
+        """A new upload of open length whose bytes arrive as parts or in one form."""
+        return cls(fill=fill, limit=limit)
 
     @classmethod
     def concatenated(
@@ -144,4 +162,40 @@ def check_open_parts(sizes: Sequence[int], limits: PartLimits) -> int:
     return total
 
 
-__all__ = ["Appending", "Concat", "check_open_parts"]
+def check_open_completion(
+    claimed: Sequence[PartRef], received: Mapping[int, ReceivedPart], limits: PartLimits
+) -> tuple[tuple[ReceivedPart, ...], PartPlan]:
+    """A completion of parts whose sizes were open: the parts to assemble and the settled plan.
+
+    The list must name parts 1..N exactly once each, every one received with
+    its etag (the same 400s as a planned completion); then `check_open_parts`
+    holds their sizes and total to the limits.
+    """
+    count = max((r.part_number for r in claimed), default=0)
+    if not 1 <= count <= limits.max_parts:
+        raise PartsIncomplete(f"completion must name parts 1..N, N at most {limits.max_parts}")
+    # The numbering and etag checks of a planned completion, sizes aside: one byte each.
+    numbering = PartPlan(count, count, 1)
+    check_completion(numbering, claimed, {n: replace(p, size=1) for n, p in received.items()})
+    ordered = tuple(received[n] for n in range(1, count + 1))
+    sizes = [p.size for p in ordered]
+    check_open_parts(sizes, limits)
+    return ordered, settled_plan(sizes)
+
+
+def settled_plan(sizes: Sequence[int]) -> PartPlan:
+    """The plan recorded for parts whose sizes were settled at completion.
+
+    Its `part_size` is the largest part (Uppy's are all equal but the last).
+    """
+    return PartPlan(sum(sizes), len(sizes), max(1, *sizes))
+
+
+__all__ = [
+    "Appending",
+    "Concat",
+    "Fill",
+    "check_open_completion",
+    "check_open_parts",
+    "settled_plan",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 PART_UPLOAD_PATH = "/v1/files/presigned-uploads/{file_id}/upload-part/{part_number}/"
 DOWNLOAD_PATH = "/v1/files/{file_id}/download/"
+FORM_UPLOAD_PATH = "/v1/uppy/forms/{file_id}/"
 
 
 class HttpLinks:
@@ -31,5 +32,8 @@ class HttpLinks:
     def download(self, file_id: str, token: str) -> str:
         return f"{self.base}/v1/files/{file_id}/download/?token={token}"
 
+    def form_upload(self, file_id: str, token: str) -> str:
+        return f"{self.base}/v1/uppy/forms/{file_id}/?token={token}"
 
-__all__ = ["DOWNLOAD_PATH", "PART_UPLOAD_PATH", "HttpLinks"]
+
+__all__ = ["DOWNLOAD_PATH", "FORM_UPLOAD_PATH", "PART_UPLOAD_PATH", "HttpLinks"]

@@ -86,9 +86,11 @@ class AppendsBytes(Protocol):
         fewer than `offset` bytes.
         """
 
-    def finish_append(self, upload: Upload, size: int) -> str:
+    def finish_append(self, upload: Upload, size: int, md5: str | None = None) -> str:
         """Make the `size` bytes appended the upload's final file; returns their hex md5.
 
+        `md5`: their md5, when the caller hashed every one of them as it wrote
+        them (one writer from offset 0): they are then not read again.
         Durable when it returns; idempotent once the file is in place.
         """
 

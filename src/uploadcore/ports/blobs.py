@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -105,11 +105,15 @@ class PresignsUrls(Protocol):
         part_numbers: Sequence[int],
         now: datetime,
         expires_in: timedelta,
+        *,
+        sized: bool = True,
     ) -> Sequence[str]:
         """One `PUT` URL per part number, in the order given.
 
-        Each URL is signed at `now`, is valid for `expires_in`, and binds the
-        part's planned size, so storage itself refuses a body of another length.
+        Each URL is signed at `now`, is valid for `expires_in`, and (`sized`)
+        binds the part's planned size, so storage itself refuses a body of
+        another length. An upload of open length has no planned sizes: its
+        URLs are not `sized`.
         """
 
     def file_url(self, upload: Upload, now: datetime, expires_in: timedelta) -> str:
@@ -118,6 +122,43 @@ class PresignsUrls(Protocol):
         Signed at `now` and valid for `expires_in`, naming the file's name for
         a download, unless storage is public behind a CDN (then a plain URL).
         """
+
+
+@dataclass(frozen=True)
+class PostForm:
+    """Where a browser POSTs a whole file as `multipart/form-data`: every field, then `file`."""
+
+    url: str
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object that arrived in storage by itself: its size and storage's etag."""
+
+    size: int
+    etag: str
+
+
+@runtime_checkable
+class PostsForms(Protocol):
+    """A store browsers POST whole files to, under a policy it signs (S3's POST policy).
+
+    The file never passes through the service, which learns of it by asking
+    (`stored`).
+    """
+
+    def prepare_form(self, file_id: str, content_type: str) -> PreparedUpload:
+        """The key of a file to arrive in one form (no multipart upload: `upload_id` is "")."""
+
+    def form(self, upload: Upload, max_size: int, expires_in: timedelta) -> PostForm:
+        """A form for the upload's key and content type, of 0 to `max_size` bytes.
+
+        Storage itself refuses another key, type or size, and after `expires_in`.
+        """
+
+    def stored(self, upload: Upload) -> StoredObject | None:
+        """The object once it arrived, else None (local work: one HEAD request)."""
 
 
 @dataclass(frozen=True)

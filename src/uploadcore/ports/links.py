@@ -18,3 +18,6 @@ class Links(Protocol):
 
     def download(self, file_id: str, token: str) -> str:
         """The URL a client GETs a completed file's bytes from."""
+
+    def form_upload(self, file_id: str, token: str) -> str:
+        """The URL a browser POSTs a whole file to, as `multipart/form-data` (Uppy)."""

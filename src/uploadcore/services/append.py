@@ -28,11 +28,10 @@ from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendRepository, AppendsBytes, AppendWriter
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
-from uploadcore.services.appended import Finisher, appended_upload, size_limit
+from uploadcore.services.appended import LEASE, Finisher, appended_upload, size_limit
 from uploadcore.services.records import UploadPolicy, find_upload
 from uploadcore.services.streaming import pump
 
-LEASE = timedelta(seconds=60)  # a crashed appender's lease frees the upload this soon
 RENEW_AFTER = timedelta(seconds=20)
 
 

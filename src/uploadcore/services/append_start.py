@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.append import Appending, Concat, Fill
 from uploadcore.domain.errors import InvalidState, TokenLimitReached
 from uploadcore.domain.events import EventType
 from uploadcore.domain.metadata import MetadataUpdate, check_content_type
 from uploadcore.domain.parts import multipart_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendRepository, AppendsBytes
-from uploadcore.ports.blobs import BlobStore
+from uploadcore.ports.blobs import BlobStore, PostsForms, PreparedUpload
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.appended import Finisher, appended_upload, size_limit
@@ -54,10 +54,31 @@ class StartAppend:
         appending = Appending.started(request.length, limit, request.metadata, request.concat)
         return self.create(principal, request.file_name, request.file_content_type, appending)
 
+    def open(self, principal: Principal, file_name: str, content_type: str, fill: Fill) -> Upload:
+        """An upload of open length (Uppy's): its parts, or its one form, arrive later.
+
+        Its size limit is the caller's now (the service's, or a token's less),
+        fixed: the bytes come through token-signed URLs, without the caller.
+        On a store that takes forms itself (S3), a form upload gets a key and
+        no multipart upload.
+        """
+        if principal.grant is not None:
+            principal.grant.limits.check_file(None, content_type)
+        appending = Appending.open(fill, size_limit(principal, self.policy))
+        prepare = self.blobs.prepare
+        if fill is Fill.FORM and isinstance(self.blobs, PostsForms):
+            prepare = self.blobs.prepare_form
+        return self.create(principal, file_name, content_type, appending, prepare)[0]
+
     def create(
-        self, principal: Principal, file_name: str, content_type: str, appending: Appending
+        self,
+        principal: Principal,
+        file_name: str,
+        content_type: str,
+        appending: Appending,
+        prepare: Callable[[str, str], PreparedUpload] | None = None,
     ) -> tuple[Upload, Appending]:
-        """Record an upload with `appending` and prepare its storage."""
+        """Record an upload with `appending` and prepare its storage (`blobs.prepare`)."""
         check_content_type(content_type)
         MetadataUpdate.checked({"file_name": file_name})
         grant, now = principal.grant, self.clock.now()
@@ -88,7 +109,7 @@ class StartAppend:
                 upload.id, appending
             )
         try:
-            prepared = self.blobs.prepare(upload.id, upload.file_content_type)
+            prepared = (prepare or self.blobs.prepare)(upload.id, upload.file_content_type)
         except BaseException:
             self.repo.set_status(upload.id, UploadStatus.PENDING, UploadStatus.ABORTED, now)
             raise

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.append import Appending, Concat, Fill
 from uploadcore.domain.errors import UploadNotFound
 from uploadcore.domain.events import Event, EventType
 from uploadcore.domain.parts import ReceivedPart, multipart_etag
@@ -15,6 +15,8 @@ from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.events import Events
 from uploadcore.services.records import UploadPolicy, find_upload, owned_upload
+
+LEASE = timedelta(seconds=60)  # a crashed appender's lease frees the upload this soon
 
 
 def size_limit(principal: Principal, policy: UploadPolicy) -> int:
@@ -29,10 +31,16 @@ def size_limit(principal: Principal, policy: UploadPolicy) -> int:
 def appended_upload(
     repo: UploadRepository, appends: AppendRepository, principal: Principal, file_id: str
 ) -> tuple[Upload, Appending]:
-    """The caller's appended upload; UploadNotFound if there is none, or it was aborted."""
+    """The caller's appended upload; UploadNotFound if there is none, or it was aborted.
+
+    Uploads of open length filled otherwise (Uppy's parts or form) are none:
+    bytes appended to them would make another file.
+    """
     upload = owned_upload(repo, principal, file_id)
     appending = appends.appending(file_id)
-    if appending is None or upload.status in (UploadStatus.ABORTED, UploadStatus.FAILED):
+    if appending is None or appending.fill is not Fill.APPEND:
+        raise UploadNotFound(f"no upload with id {file_id}")
+    if upload.status in (UploadStatus.ABORTED, UploadStatus.FAILED):
         raise UploadNotFound(f"no upload with id {file_id}")
     return upload, appending
 
@@ -48,13 +56,13 @@ class Finisher:
     policy: UploadPolicy
     events: Events
 
-    def __call__(self, upload: Upload, appending: Appending) -> Upload:
+    def __call__(self, upload: Upload, appending: Appending, md5: str | None = None) -> Upload:
         """Blocking. Idempotent: a racing finish of the same upload sees the same file.
 
         The file's `upload.completed` event is written with the change that
         completes it (a partial upload is no file: it has none).
         """
-        md5 = self.store.finish_append(upload, appending.offset)
+        md5 = self.store.finish_append(upload, appending.offset, md5)
         part = ReceivedPart(1, md5, appending.offset)
         now = self.clock.now()
         event: Event | None = None
@@ -77,4 +85,4 @@ class Finisher:
         return self.events.record(tx, EventType.UPLOAD_COMPLETED, file_id, now)
 
 
-__all__ = ["Finisher", "appended_upload", "size_limit"]
+__all__ = ["LEASE", "Finisher", "appended_upload", "size_limit"]

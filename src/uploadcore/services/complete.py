@@ -6,7 +6,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from uploadcore.domain.append import Appending, check_open_completion
 from uploadcore.domain.errors import (
+    FileTooLarge,
     InvalidInput,
     InvalidState,
     PartMissing,
@@ -27,6 +29,7 @@ from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
+from uploadcore.services.aborting import Aborter
 from uploadcore.services.events import Events
 from uploadcore.services.locks import KeyedLocks
 from uploadcore.services.records import (
@@ -34,6 +37,7 @@ from uploadcore.services.records import (
     UploadPolicy,
     check_takes_parts,
     find_upload,
+    open_limits,
     owned_upload,
 )
 
@@ -58,14 +62,16 @@ class CompleteUpload:
     # One assembly of an upload at a time in this process; the database decides across them.
     _assembling: KeyedLocks = field(default_factory=KeyedLocks, compare=False, repr=False)
     appends: AppendRepository | None = None
+    #: Aborts an upload of open length whose parts pass its size limit.
+    aborter: Aborter | None = None
 
     def __call__(self, principal: Principal, file_id: str, parts: Sequence[PartRef]) -> Upload:
         upload = owned_upload(self.repo, principal, file_id)
-        check_takes_parts(self.appends, upload)
+        appending = check_takes_parts(self.appends, upload)
         if upload.status is UploadStatus.COMPLETED:
             return self._same_completion(upload, parts)
         upload.check_accepts_parts(self.clock.now())
-        ordered = self._completion_parts(upload, parts)
+        ordered, settled = self._completion_parts(upload, parts, appending)
         with self._assembling.hold(file_id):
             upload = find_upload(self.repo, file_id)
             if upload.status is UploadStatus.COMPLETED:
@@ -76,21 +82,31 @@ class CompleteUpload:
             # while it is assembled (its abort re-checks the expiry it read).
             if not self.repo.touch(file_id, now + self.policy.upload_expires_in, now):
                 return self._after_lost_race(upload, parts)
-            return self._assemble(upload, parts, ordered)
+            return self._assemble(upload, parts, ordered, settled)
 
     def _assemble(
-        self, upload: Upload, refs: Sequence[PartRef], ordered: Sequence[ReceivedPart]
+        self,
+        upload: Upload,
+        refs: Sequence[PartRef],
+        ordered: Sequence[ReceivedPart],
+        settled: PartPlan | None = None,
     ) -> Upload:
+        """Join the parts, and record the file (with its `settled` plan, for an open length)."""
         try:
             stored_etag = self.blobs.assemble(upload, ordered)
         except PartMissing as missing:
-            return self._after_missing_part(upload, refs, missing)
+            return self._after_missing_part(upload, refs, missing, settled is None)
         etag = stored_etag or multipart_etag([p.etag for p in ordered])
         with self.repo.transaction() as tx:
             now = self.clock.now()
-            completed = tx.set_status(
-                upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
-            )
+            if settled is None:
+                completed = tx.set_status(
+                    upload.id, UploadStatus.UPLOADING, UploadStatus.COMPLETED, now, etag
+                )
+            else:
+                appends = tx if isinstance(tx, AppendRepository) else self.appends
+                assert appends is not None  # an open length is kept by the AppendRepository
+                completed = appends.finish_appending(upload.id, settled, etag, now)
             # The event commits with the change or not at all: one per completion.
             if completed:
                 event = self.events.record(tx, EventType.UPLOAD_COMPLETED, upload.id, now)
@@ -98,20 +114,25 @@ class CompleteUpload:
             return self._after_lost_race(upload, refs)
         self.events.committed(event)
         log.info(
-            "upload %s completed (%d parts, %d bytes)", upload.id, len(ordered), upload.file_size
+            "upload %s completed (%d parts, %d bytes)",
+            upload.id,
+            len(ordered),
+            sum(p.size for p in ordered),
         )
         self._release(upload)
         return find_upload(self.repo, upload.id)
 
     def _after_missing_part(
-        self, upload: Upload, refs: Sequence[PartRef], missing: PartMissing
+        self, upload: Upload, refs: Sequence[PartRef], missing: PartMissing, planned: bool
     ) -> Upload:
         current = find_upload(self.repo, upload.id)
         if current.status is not UploadStatus.UPLOADING:
             return self._after_lost_race(current, refs)
         # A part re-uploaded meanwhile makes the client's list stale: that is its 400.
         try:
-            received: dict[int, ReceivedPart] | None = self.received.by_number(current)
+            received: dict[int, ReceivedPart] | None = (
+                self.received.by_number(current) if planned else None
+            )
         except PartMissing:  # storage lost the whole upload: no list to be stale against
             received = None
         if received is not None:
@@ -159,16 +180,38 @@ class CompleteUpload:
             log.warning("upload %s: could not free its parts", upload.id, exc_info=True)
 
     def _completion_parts(
-        self, upload: Upload, refs: Sequence[PartRef]
-    ) -> tuple[ReceivedPart, ...]:
-        """The parts to assemble, checked against what storage holds (400s name the problems)."""
+        self, upload: Upload, refs: Sequence[PartRef], appending: Appending | None
+    ) -> tuple[tuple[ReceivedPart, ...], PartPlan | None]:
+        """The parts to assemble, checked against what storage holds (400s name the problems).
+
+        With an open length, also the plan the parts settle; parts past the
+        upload's size limit abort it (FileTooLarge): they can never complete.
+        """
         try:
             received = self.received.by_number(upload)
         except PartMissing:
+            if appending is not None:
+                raise
             # Storage no longer knows the upload (S3): completed by an earlier try whose
             # answer was lost, or gone for good. Assembling tells which.
             received = _as_named(upload.plan, refs)
-        return check_completion(upload.plan, refs, received)
+        if appending is None:
+            return check_completion(upload.plan, refs, received), None
+        try:
+            return check_open_completion(refs, received, open_limits(self.policy, appending))
+        except FileTooLarge:
+            if self.aborter is not None:
+                _abort_too_large(self.aborter, upload)
+            raise
+
+
+def _abort_too_large(aborter: Aborter, upload: Upload) -> None:
+    stopped = aborter.stop(upload, by="its size limit")
+    if stopped.aborted_now:
+        try:
+            aborter.free(stopped.upload)
+        except UploadcoreError:  # aborted either way; gc frees what is left
+            log.warning("upload %s: could not free its parts", upload.id, exc_info=True)
 
 
 def _as_named(plan: PartPlan, refs: Sequence[PartRef]) -> dict[int, ReceivedPart]:

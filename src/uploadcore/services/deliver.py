@@ -19,6 +19,7 @@ from datetime import timedelta
 from uploadcore.domain.events import Claimed, DeliveryStatus, RetryPolicy, sign
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.events import Outbox, SendOutcome, WebhookSender
+from uploadcore.services.waiting import first_of
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class DeliverWebhooks:
                 task.add_done_callback(self._finished(flying, per_endpoint, c.endpoint.id))
             if claimed and len(claimed) == free:
                 continue  # more may be due
-            await _first_of(stop, self._wake, self.policy.poll.total_seconds())
+            await first_of(stop, self._wake, self.policy.poll.total_seconds())
         if flying:
             await asyncio.wait(flying, timeout=self.policy.timeout.total_seconds())
         await self.sender.aclose()
@@ -154,15 +155,6 @@ class DeliverWebhooks:
                 self._wake.set()  # a slot is free
 
         return done
-
-
-async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
 
 
 __all__ = ["DeliverWebhooks", "DeliveryPolicy"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,9 +25,14 @@ class GetFile:
     """The file, if the principal may see it (NotOwner, UploadNotFound otherwise). Blocking."""
 
     repo: UploadRepository
+    #: Where files arrive in storage by themselves (S3 forms): looked for at each read.
+    arrivals: Callable[[Upload], Upload] | None = None
 
     def __call__(self, principal: Principal, file_id: str) -> Upload:
-        return owned_upload(self.repo, principal, file_id)
+        upload = owned_upload(self.repo, principal, file_id)
+        if self.arrivals is not None and upload.status is UploadStatus.UPLOADING:
+            upload = self.arrivals(upload)
+        return upload
 
 
 @dataclass(frozen=True)

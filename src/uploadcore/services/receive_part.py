@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import (
     BadDigest,
+    FileTooLarge,
+    InvalidInput,
     InvalidState,
     PartSizeMismatch,
     PartTooLarge,
@@ -20,7 +22,12 @@ from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.blobs import ReceivesParts
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
-from uploadcore.services.records import UploadPolicy, check_takes_parts, find_upload
+from uploadcore.services.records import (
+    UploadPolicy,
+    check_takes_parts,
+    find_upload,
+    open_limits,
+)
 from uploadcore.services.streaming import pump
 from uploadcore.services.urls import Urls
 
@@ -52,16 +59,26 @@ class ReceivePart:
         expected: Digest | None = None,
     ) -> ReceivedPart:
         claims = self.urls.check_part_token(token, file_id, part_number)
-        upload = await asyncio.to_thread(self._find, file_id)
+        upload, room = await asyncio.to_thread(self._find, file_id, part_number)
         if upload.upload_id != claims.upload_id:
             raise TokenInvalid("the token was minted for another upload")
         upload.check_accepts_parts(self.clock.now())
-        planned = upload.plan.size_of(part_number)
-        _check_declared_length(part_number, planned, content_length)
+        planned = room is None
+        if room is None:
+            room = upload.plan.size_of(part_number)
+            _check_declared_length(part_number, room, content_length)
+        elif content_length is not None and content_length > room:
+            raise FileTooLarge(_past_room(part_number, room))
         writer = await asyncio.to_thread(self.store.open_part, upload, part_number)
         try:
-            received = await pump(body, writer, planned)
-            upload.plan.check_received_size(part_number, received)
+            try:
+                received = await pump(body, writer, room)
+            except PartTooLarge:
+                if planned:
+                    raise
+                raise FileTooLarge(_past_room(part_number, room)) from None
+            if planned:
+                upload.plan.check_received_size(part_number, received)
             if expected is not None and expected != writer.digest:
                 raise BadDigest(
                     f"the {expected.algorithm} digest sent does not match the body of part"
@@ -73,11 +90,29 @@ class ReceivePart:
             raise
         return await asyncio.to_thread(self._record, upload, part)
 
-    def _find(self, file_id: str) -> Upload:
-        """The upload, if it takes parts: both reads in one trip to a worker thread."""
+    def _find(self, file_id: str, part_number: int) -> tuple[Upload, int | None]:
+        """The upload, if it takes parts, and for one of open length the most bytes the part
+        may have (the reads in one trip to a worker thread).
+
+        An upload of open length holds its parts to its size limit as they
+        arrive: a part may fill what the others leave (its completion checks
+        the total again, for parts that raced).
+        """
         upload = find_upload(self.repo, file_id)
-        check_takes_parts(self.appends, upload)
-        return upload
+        appending = check_takes_parts(self.appends, upload)
+        if appending is None:
+            return upload, None
+        limits = open_limits(self.policy, appending)
+        if not 1 <= part_number <= limits.max_parts:
+            raise InvalidInput(f"part number {part_number} is outside 1..{limits.max_parts}")
+        others = sum(p.size for p in self.repo.parts(file_id) if p.part_number != part_number)
+        room = min(limits.max_part_size, limits.max_file_size - others)
+        if room < 0:
+            raise FileTooLarge(
+                f"upload {file_id} already holds {others} bytes, over its maximum of"
+                f" {limits.max_file_size}"
+            )
+        return upload, room
 
     def _record(self, upload: Upload, part: ReceivedPart) -> ReceivedPart:
         now = self.clock.now()
@@ -86,6 +121,13 @@ class ReceivePart:
             current = find_upload(self.repo, upload.id)
             raise InvalidState(f"upload {upload.id} is {current.status}; the part was not kept")
         return part
+
+
+def _past_room(part_number: int, room: int) -> str:
+    return (
+        f"part {part_number} may have at most {room} bytes: the upload's parts would pass"
+        " its maximum size"
+    )
 
 
 def _check_declared_length(part_number: int, planned: int, content_length: int | None) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from uploadcore.domain.append import Appending, Fill
 from uploadcore.domain.errors import InvalidState, UploadNotFound
 from uploadcore.domain.parts import PartLimits, ReceivedPart
 from uploadcore.domain.upload import Principal, Upload
@@ -42,16 +43,27 @@ def owned_upload(repo: UploadRepository, principal: Principal, file_id: str) -> 
     return upload
 
 
-def check_takes_parts(appends: AppendRepository | None, upload: Upload) -> None:
-    """InvalidState for an upload filled by appending (tus): it takes no parts, no completion.
+def check_takes_parts(appends: AppendRepository | None, upload: Upload) -> Appending | None:
+    """Whether an upload takes parts: None for a planned one, its state for one of open length.
 
-    Its bytes arrive through its own protocol, which completes it; parts sent
+    InvalidState for an upload filled by appending (tus) or by one form: its
+    bytes arrive through its own protocol, which completes it; parts sent
     beside them would make a different file.
     """
-    if appends is not None and appends.appending(upload.id) is not None:
-        raise InvalidState(
-            f"upload {upload.id} is filled through tus: send its bytes to its tus URL"
-        )
+    appending = None if appends is None else appends.appending(upload.id)
+    if appending is None or appending.fill is Fill.PARTS:
+        return appending
+    if appending.fill is Fill.FORM:
+        raise InvalidState(f"upload {upload.id} is sent as one form: POST it to its form URL")
+    raise InvalidState(f"upload {upload.id} is filled through tus: send its bytes to its tus URL")
+
+
+def open_limits(policy: UploadPolicy, appending: Appending) -> PartLimits:
+    """The part limits of an upload of open length: the policy's, held to its own size limit."""
+    limits = policy.limits
+    if appending.limit is None or appending.limit >= limits.max_file_size:
+        return limits
+    return replace(limits, max_file_size=appending.limit)
 
 
 class ReceivedParts:
@@ -77,4 +89,11 @@ class ReceivedParts:
         return {p.part_number: p for p in self(upload)}
 
 
-__all__ = ["ReceivedParts", "UploadPolicy", "check_takes_parts", "find_upload", "owned_upload"]
+__all__ = [
+    "ReceivedParts",
+    "UploadPolicy",
+    "check_takes_parts",
+    "find_upload",
+    "open_limits",
+    "owned_upload",
+]

@@ -38,15 +38,23 @@ class Urls:
         # Checked once: a Protocol isinstance costs more than signing a URL.
         self.presigner = blobs if isinstance(blobs, PresignsUrls) else None
 
-    def parts(self, upload: Upload, numbers: Sequence[int], links: Links) -> tuple[PartUrl, ...]:
+    def parts(
+        self, upload: Upload, numbers: Sequence[int], links: Links, *, sized: bool = True
+    ) -> tuple[PartUrl, ...]:
         """One URL per part number, in the order given.
 
         Storage's own presigned URLs when it has them (S3), else token-signed
-        links of this service.
+        links of this service. `sized`: each binds its part's planned size (an
+        upload of open length has none).
         """
         now = self.clock.now()
         if self.presigner is not None:
-            urls = self.presigner.part_urls(upload, numbers, now, self.lifetime)
+            presign = self.presigner.part_urls
+            # `sized` is named only when false: a store written before it still serves plans.
+            if sized:
+                urls = presign(upload, numbers, now, self.lifetime)
+            else:
+                urls = presign(upload, numbers, now, self.lifetime, sized=False)
             return tuple(PartUrl(n, url) for n, url in zip(numbers, urls, strict=True))
         expires = int((now + self.lifetime).timestamp())
         sign, link = self.signer.sign, links.part_upload

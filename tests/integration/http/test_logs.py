@@ -77,3 +77,11 @@ def test_redaction_keeps_the_other_parameters() -> None:
     assert redact("/a/?token=t0k&x=1 /b/?y=2&token=t1k") == (
         "/a/?token=[redacted]&x=1 /b/?y=2&token=[redacted]"
     )
+
+
+def test_redaction_hides_the_upload_token_in_uppy_s_endpoint() -> None:
+    assert redact("GET /v1/uppy/ut_Zk3v9y/s3/multipart/u1?key=k HTTP/1.1") == (
+        "GET /v1/uppy/[redacted]/s3/multipart/u1?key=k HTTP/1.1"
+    )
+    assert redact("GET /v1/uppy/s3/params?filename=a") == "GET /v1/uppy/s3/params?filename=a"
+    assert redact("POST /v1/uppy/forms/f1/?token=t0k") == "POST /v1/uppy/forms/f1/?token=[redacted]"

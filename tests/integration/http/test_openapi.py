@@ -32,6 +32,20 @@ UNAUTHENTICATED = {
     "docs",
     "tusOptions",
     "tusUploadOptions",
+    # Uppy's endpoint carries its upload token in the path; its form URL is token-signed.
+    *(
+        f"{name}InPath"
+        for name in (
+            "uppyParams",
+            "uppyCreateMultipart",
+            "uppySignParts",
+            "uppyComplete",
+            "uppySignPart",
+            "uppyListParts",
+            "uppyAbort",
+        )
+    ),
+    "uppyForm",
 }
 
 
@@ -143,8 +157,9 @@ def test_the_token_query_parameter_is_documented_on_the_token_urls(document: Jso
     assert (token["in"], token["name"], token["required"]) == ("query", "token", True)
     for path, item in document["paths"].items():
         refs = [p.get("$ref") for p in item.get("parameters", [])]
-        uses_token = "#/components/parameters/Token" in refs
-        assert uses_token == ("presigned-uploads" in path or path.endswith("/download/")), path
+        token_urls = ("presigned-uploads", "/uppy/forms/")
+        uses_token = any(u in path for u in token_urls) or path.endswith("/download/")
+        assert uses_token == ("#/components/parameters/Token" in refs), path
 
 
 def test_every_schema_is_a_model_with_its_fields_in_order(document: Json) -> None:
@@ -296,11 +311,47 @@ def test_real_responses_match_their_documented_schemas(
     call("GET", "/healthz", "/healthz")
     call("GET", "/openapi.json", "/openapi.json")
     tus_calls(call, alice)
+    uppy_calls(call, alice)
     call("GET", "/docs", "/docs")
 
     statuses = {status for *_, status in call.seen}
     assert statuses >= {200, 201, 204, 206, 304, 400, 401, 403, 404, 409, 412, 413, 415, 416}
     assert {(m, t) for m, t, _ in call.seen} == {(m, t) for t, m, _ in operations(document)}
+
+
+def uppy_calls(call: Conformance, alice: Headers) -> None:
+    """Every Uppy operation, at both endpoints: the token in the path and in Authorization."""
+    token = call.http.post("/v1/upload-tokens/", headers=alice, json={}).json()["token"]
+    for prefix, headers in (("/v1/uppy/{uppy_token}/s3", {}), ("/v1/uppy/s3", alice)):
+        uppy_endpoint_calls(call, prefix, prefix.replace("{uppy_token}", token), headers)
+    form = call.http.get(f"/v1/uppy/{token}/s3/params", params={"filename": "f.txt"}).json()
+    form_path = "/v1/uppy/forms/{file_id}/"
+    call("POST", form_path, form["url"], data=form["fields"], files={"file": ("f", b"f")})
+    call("POST", form_path, form["url"] + "x", data=form["fields"], files={"file": ("f", b"f")})
+
+
+def uppy_endpoint_calls(call: Conformance, prefix: str, base: str, headers: Headers) -> None:
+    def at(suffix: str, key: str = "", **values: str) -> tuple[str, str]:
+        url = base + suffix.format(**values) + (f"?key={key}" if key else "")
+        return prefix + suffix, url
+
+    call("GET", *at("/params"), headers=headers, params={"filename": "u.txt"})
+    call("POST", *at("/multipart"), headers=headers, json={"name": "no filename"})
+    made = call("POST", *at("/multipart"), headers=headers, json={"filename": "u.bin"}).json()
+    key, upload_id = made["key"], made["uploadId"]
+    one = "/multipart/{upload_id}/{part_number}"
+    signed = call("GET", *at(one, key, upload_id=upload_id, part_number="1"), headers=headers)
+    call("GET", *at(one, key, upload_id="nope", part_number="1"), headers=headers)
+    batch = "/multipart/{upload_id}/batch"
+    call("GET", *at(batch, key, upload_id=upload_id), headers=headers,
+         params={"key": key, "partNumbers": "1,2"})  # fmt: skip
+    etag = call.http.put(signed.json()["url"], content=b"u" * 10).headers["etag"]
+    parts = "/multipart/{upload_id}"
+    call("GET", *at(parts, key, upload_id=upload_id), headers=headers)
+    complete = "/multipart/{upload_id}/complete"
+    refs = {"parts": [{"PartNumber": 1, "ETag": etag}]}
+    call("POST", *at(complete, key, upload_id=upload_id), headers=headers, json=refs)
+    call("DELETE", *at(parts, key, upload_id=upload_id), headers=headers)  # 409: completed
 
 
 def tus_calls(call: Conformance, alice: Headers) -> None:

@@ -26,8 +26,10 @@ def test_a_browser_uploads_with_a_token_and_the_file_is_the_user_s(
     api: Harness, alice: Headers
 ) -> None:
     minted = mint(api, alice, max_files=1, parent_content_type="blog.post", parent_object_id=42)
-    assert set(minted) == {"id", "token", "expires_at"}
+    assert set(minted) == {"id", "token", "expires_at", "uppy_endpoint", "tus_endpoint"}
     assert minted["token"].startswith("ut_")
+    assert minted["uppy_endpoint"] == f"http://testserver/v1/uppy/{minted['token']}"
+    assert minted["tus_endpoint"] == "http://testserver/v1/tus/"
 
     file = api.client.upload(bearer(minted), DATA)
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import httpx2
 import pytest
 from mypy_boto3_s3 import S3Client
 from starlette.testclient import TestClient
@@ -124,6 +125,18 @@ def running(core: Uploadcore, clock: FakeClock, store: str) -> Iterator[S3Harnes
     s3 = bootstrap.s3_client(settings)
     with TestClient(create_app(settings, core)) as http:
         yield S3Harness(settings, core, clock, UploadClient(http), s3, bucket, store)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx2.Client]:
+    """A plain HTTP client, as a browser or a script uses the presigned URLs."""
+    with httpx2.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def alice(s3_api: S3Harness) -> Headers:
+    return s3_api.user("alice")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,18 +12,6 @@ from tests.integration.http.support import Headers, assert_problem, md5_hex, spl
 from tests.integration.s3.conftest import PART, S3Harness
 
 from uploadcore.domain.parts import multipart_etag
-
-
-@pytest.fixture
-def http() -> Iterator[httpx2.Client]:
-    """A plain HTTP client, as a browser or a script uses the presigned URLs."""
-    with httpx2.Client(timeout=30, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture
-def alice(s3_api: S3Harness) -> Headers:
-    return s3_api.user("alice")
 
 
 def start(

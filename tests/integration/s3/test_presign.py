@@ -3,6 +3,8 @@ for the same time and inputs, whatever the endpoint, region, addressing or sessi
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -264,3 +266,25 @@ def test_a_page_of_file_urls_costs_botocore_two_urls_a_second() -> None:
             },
             ExpiresIn=900,
         )
+
+
+def test_a_post_policy_binds_the_key_the_type_and_a_length_range_and_expires() -> None:
+    store = S3BlobStore(make_client(endpoint="http://127.0.0.1:9000", style="path"), "b")
+    upload = upload_on("uploadcore/f00d")
+
+    form = store.form(upload, 5 * MiB, LIFETIME)
+
+    assert form.url == "http://127.0.0.1:9000/b"
+    fields = dict(form.fields)
+    assert (fields["key"], fields["Content-Type"]) == ("uploadcore/f00d", "application/pdf")
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(expiration - (datetime.now(UTC) + LIFETIME)) < timedelta(seconds=60)
+    conditions = policy["conditions"]
+    assert ["content-length-range", 0, 5 * MiB] in conditions
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert {"key": "uploadcore/f00d"} in conditions
+    assert {"bucket": "b"} in conditions
+    # Every field the browser sends is one the policy names (S3 refuses any other).
+    named = {k.lower() for c in conditions if isinstance(c, dict) for k in c}
+    assert {k.lower() for k in fields} - {"policy", "x-amz-signature"} <= named

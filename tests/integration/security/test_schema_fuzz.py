@@ -29,7 +29,7 @@ from tests.integration.http.support import token_of
 from tests.integration.security.conftest import Hostile
 from tests.integration.tally import count
 
-from uploadcore.entrypoints.http import openapi, tus_openapi
+from uploadcore.entrypoints.http import openapi, tus_openapi, uppy_openapi
 from uploadcore.entrypoints.http.app import create_app
 
 MAX_EXAMPLES = 25
@@ -49,10 +49,12 @@ BASE_URL = "http://testserver"
 # The document of the app as the tests run it (local storage: every operation mounted).
 # Built from the same code that serves /openapi.json, without building an app at import;
 # the test checks that the app serves exactly this document.
-DOCUMENT = openapi.document([*openapi.PATHS, *tus_openapi.paths()], BASE_URL)
-# tus is a header protocol, held to it by its own tests (test_tus_protocol.py and the real
-# clients); schemathesis fuzzes the JSON API.
-FUZZED = DOCUMENT | {"paths": {p: v for p, v in DOCUMENT["paths"].items() if "/tus/" not in p}}
+DOCUMENT = openapi.document([*openapi.PATHS, *tus_openapi.paths(), *uppy_openapi.paths()], BASE_URL)
+# tus is a header protocol, and the Uppy routes are Companion's, each held to it by its own
+# tests (the protocol tests and the real clients); schemathesis fuzzes the JSON API.
+FUZZED = DOCUMENT | {
+    "paths": {p: v for p, v in DOCUMENT["paths"].items() if "/tus/" not in p and "/uppy/" not in p}
+}
 
 
 async def _no_app(scope: Any, receive: Any, send: Any) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, exists, or_, select, update
 
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
 from uploadcore.adapters.sql.tables import appends, files
-from uploadcore.domain.append import Appending, Concat
+from uploadcore.domain.append import Appending, Concat, Fill
 from uploadcore.domain.parts import PartPlan
 from uploadcore.domain.upload import UploadStatus
 
@@ -33,6 +33,8 @@ class AppendQueries:
                     metadata=appending.metadata,
                     concat=appending.concat.value,
                     partials=" ".join(appending.partials) or None,
+                    fill=appending.fill.value,
+                    size_limit=appending.limit,
                 )
             )
 
@@ -43,6 +45,8 @@ class AppendQueries:
             appends.c.metadata,
             appends.c.concat,
             appends.c.partials,
+            appends.c.fill,
+            appends.c.size_limit,
         )
         row: tuple[Any, ...] | None
         if self._point_reads is not None:  # every tus HEAD reads it
@@ -53,8 +57,16 @@ class AppendQueries:
             row = None if found is None else tuple(found)
         if row is None:
             return None
-        offset, length, metadata, concat, partials = row
-        return Appending(offset, length, metadata, Concat(concat), tuple((partials or "").split()))
+        offset, length, metadata, concat, partials, fill, size_limit = row
+        return Appending(
+            offset,
+            length,
+            metadata,
+            Concat(concat),
+            tuple((partials or "").split()),
+            Fill(fill),
+            size_limit,
+        )
 
     def claim_append(
         self, file_id: str, offset: int, lease: str, now: datetime, until: datetime

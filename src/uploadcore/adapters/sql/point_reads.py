@@ -35,7 +35,10 @@ _FILE_BY_ID = (
     " etag, parent_content_type, parent_object_id, deleted, token_id FROM files WHERE id = ?"
 )
 _USER_BY_KEY = "SELECT name, is_admin FROM users WHERE key_hash = ?"
-_APPENDING = 'SELECT "offset", length, metadata, concat, partials FROM appends WHERE file_id = ?'
+_APPENDING = (
+    'SELECT "offset", length, metadata, concat, partials, fill, size_limit'
+    " FROM appends WHERE file_id = ?"
+)
 _PARTS_OF_FILE = "SELECT part_number, etag, size FROM parts WHERE file_id = ? ORDER BY part_number"
 _STATUSES = {status.value: status for status in UploadStatus}
 _MAX_IDLE = 64  # more than the threads and the event loop that may read at once
@@ -68,7 +71,7 @@ class SqlitePointReads:
         return [ReceivedPart(*row) for row in self._all(_PARTS_OF_FILE, file_id)]
 
     def appending(self, file_id: str) -> tuple[Any, ...] | None:
-        """The `appends` row of a file (offset, length, metadata, concat, partials), or None."""
+        """The `appends` row of a file, in `AppendQueries.appending`'s column order, or None."""
         return self._one(_APPENDING, file_id)
 
     def _one(self, sql: str, key: str) -> tuple[Any, ...] | None:

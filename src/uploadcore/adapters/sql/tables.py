@@ -185,9 +185,10 @@ deliveries = Table(
     Index(None, "endpoint_id"),
 )
 
-# Uploads filled by appending (tus): the offset the service acknowledged, the
-# length once declared, the metadata as sent, and the lease of the one request
-# appending now (so two appends never interleave, across processes and hosts).
+# Uploads filled by appending (tus), or of open length (Uppy): the offset the
+# service acknowledged, the length once declared, the metadata as sent, and the
+# lease of the one request appending now (so two appends never interleave,
+# across processes and hosts).
 appends = Table(
     "appends",
     metadata,
@@ -199,4 +200,8 @@ appends = Table(
     Column("partials", Text, nullable=True),  # a final's partial file ids, space-separated
     Column("lease", String(64), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
+    # Uppy's uploads of open length: how their bytes arrive ("" appended, "parts", "form")
+    # and the most bytes they may hold, fixed when they start.
+    Column("fill", String(16), nullable=False, server_default=""),
+    Column("size_limit", BigInteger, nullable=True),
 )

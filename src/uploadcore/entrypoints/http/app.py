@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -25,6 +25,7 @@ from uploadcore.entrypoints.http.tokens import UploadTokens
 from uploadcore.entrypoints.http.tus import Tus
 from uploadcore.entrypoints.http.tus_headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from uploadcore.entrypoints.http.uploads import Uploads
+from uploadcore.entrypoints.http.uppy import UppyRoutes
 from uploadcore.settings import Settings, unknown_variables
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def create_app(
     event loop: a slow receiver takes none of the API's threads. Embedders
     leave it off and deliver where they choose (`core.deliverer().run(stop)`,
     or `uploadcore deliver`). It keeps URL tokens out of the servers' access
-    logs (see `logs.py`).
+    logs (see `logs.py`). Where browsers POST files straight to S3 (Uppy's
+    single-request uploads), it looks for them in the background too.
     """
     # A completion answers before its parts are deleted: they go on a worker thread.
     core = core or build(settings, blobs=blob_store(settings, free_in_background=True))
@@ -48,7 +50,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _delivering(core, deliver_webhooks and core.webhooks is not None):
+        async with (
+            _delivering(core, deliver_webhooks and core.webhooks is not None),
+            _watching(core),
+        ):
             yield
         core.close()
 
@@ -70,7 +75,7 @@ def create_app(
     # Files first: its details route is the hottest read, and Starlette tries routes in order.
     api = [
         route
-        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health, Tus)
+        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health, Tus, UppyRoutes)
         for route in resource(core).routes()
     ]
     app = Starlette(
@@ -91,8 +96,26 @@ async def _delivering(core: Uploadcore, enabled: bool) -> AsyncIterator[None]:
         return
     deliverer = core.deliverer()
     core.on(None, lambda _event: deliverer.wake())
+    async with _in_background(deliverer.run):
+        yield
+
+
+@asynccontextmanager
+async def _watching(core: Uploadcore) -> AsyncIterator[None]:
+    """Where browsers POST files straight to storage (S3), look for them in the background."""
+    watch = None if core.uppy is None else core.uppy.watch
+    if watch is None:
+        yield
+        return
+    async with _in_background(watch.run):
+        yield
+
+
+@asynccontextmanager
+async def _in_background(run: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[None]:
+    """`run(stop)` in a task of the event loop while the block runs; stopped and awaited after."""
     stop = asyncio.Event()
-    task = asyncio.create_task(deliverer.run(stop))
+    task = asyncio.ensure_future(run(stop))
     try:
         yield
     finally:

@@ -35,6 +35,10 @@ class Resource:
         # Reads that never wait (SQLite, WAL) run on the event loop: two of them take
         # some 20 µs, a trip to a worker thread and back several times that under load.
         self.reads_inline = not core.reads_block
+        # An upload's state is point reads too when the database records its parts (local
+        # storage) and no arrival check asks storage (S3 forms): no network on the loop.
+        state = core.upload_state
+        self.state_inline = self.reads_inline and state.received.recorded and state.arrivals is None
 
     def routes(self) -> list[BaseRoute]:
         raise NotImplementedError

@@ -1,6 +1,7 @@
 """No log line carries a URL token: the access loggers of the servers that run the app.
 
-A part or download URL is a bearer credential, and servers log each request's
+A part or download URL is a bearer credential, and so is Uppy's endpoint
+(an upload token in its path), and servers log each request's
 path with its query string. `create_app` adds `RedactTokens` to the access
 loggers of uvicorn, gunicorn and hypercorn, so it holds however the app is run:
 `uploadcore serve`, plain `uvicorn myapp:app` with the app mounted inside
@@ -19,11 +20,15 @@ import re
 ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access", "hypercorn.access")
 
 _TOKEN = re.compile(r"([?&]token=)[^&\s\"]+")
+_PATH_TOKEN = re.compile(
+    r"(/v1/uppy/)(?!s3/|forms/)[^/?\s\"]+"
+)  # Uppy's endpoint: a token in the path
 
 
 def redact(text: str) -> str:
-    """`/…/download/?token=abc&x=1` -> `/…/download/?token=[redacted]&x=1`."""
-    return _TOKEN.sub(r"\1[redacted]", text)
+    """`/…/download/?token=abc&x=1` -> `/…/download/?token=[redacted]&x=1`, and
+    `/v1/uppy/ut_abc/s3/params` -> `/v1/uppy/[redacted]/s3/params`."""
+    return _PATH_TOKEN.sub(r"\1[redacted]", _TOKEN.sub(r"\1[redacted]", text))
 
 
 class RedactTokens(logging.Filter):

@@ -18,7 +18,7 @@ from typing import Any, get_type_hints
 import msgspec
 
 from uploadcore.entrypoints.http import models as m
-from uploadcore.entrypoints.http import tus_openapi
+from uploadcore.entrypoints.http import tus_openapi, uppy_openapi
 from uploadcore.entrypoints.http.operations import (
     DESCRIPTION,
     PATH_PARAMETERS,
@@ -49,7 +49,7 @@ def document(mounted: Iterable[str], base_url: str) -> Json:
         "security": [{"bearerAuth": []}],
         "paths": {
             p: copy.deepcopy(v)
-            for p, v in (paths | tus_openapi.paths()).items()
+            for p, v in (paths | tus_openapi.paths() | uppy_openapi.paths()).items()
             if _fold(p) in present
         },
         "components": copy.deepcopy(components),

@@ -83,6 +83,22 @@ class UploadTokenMinted(TypedDict):
         ),
     ]
     expires_at: Time
+    uppy_endpoint: Annotated[
+        str,
+        Meta(
+            description="For Uppy's AwsS3 plugin: its `companionEndpoint` (the token is in the "
+            "path: Uppy sends no Authorization header).",
+            examples=[f"https://files.example.com/v1/uppy/{UPLOAD_TOKEN}"],
+        ),
+    ]
+    tus_endpoint: Annotated[
+        str,
+        Meta(
+            description="For a tus client (Uppy's Tus plugin, tus-js-client): its `endpoint`, "
+            "with the token in `headers` as `Authorization: Bearer <token>`.",
+            examples=["https://files.example.com/v1/tus/"],
+        ),
+    ]
 
 
 TokenId = Annotated[str, Meta(description="An upload token's id.", examples=[TOKEN_ID])]

@@ -50,10 +50,13 @@ class UploadTokens(Resource):
         minted = await run_in_threadpool(
             mint, principal, limits, timedelta(seconds=asked.expires_in)
         )
+        base = self.base_url(request.scope)
         body: UploadTokenMinted = {
             "id": minted.record.id,
             "token": minted.token,
             "expires_at": schemas.timestamp(minted.record.expires_at),
+            "uppy_endpoint": f"{base}/v1/uppy/{minted.token}",
+            "tus_endpoint": f"{base}/v1/tus/",
         }
         return JsonResponse(body, status_code=201)
 

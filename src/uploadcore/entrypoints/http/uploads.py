@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.http.common import Resource, SlashRoute, by_method, credential_of
@@ -18,12 +17,6 @@ from uploadcore.entrypoints.http.responses import JsonResponse
 
 
 class Uploads(Resource):
-    def __init__(self, core: Uploadcore) -> None:
-        super().__init__(core)
-        # The state is two point reads when the database records the parts (local
-        # storage); S3 lists them from storage, a network call: never on the event loop.
-        self.state_inline = self.reads_inline and core.upload_state.received.recorded
-
     def routes(self) -> list[BaseRoute]:
         return [
             SlashRoute("/v1/files/uploads/", self.initiate, methods=["POST"]),
