@@ -15,11 +15,8 @@ reading a 2 MB answer over a socket would add noise of its own.
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import time
-from datetime import UTC, datetime
-from typing import Any
 
 from bench.harness import (
     BenchError,
@@ -32,15 +29,14 @@ from bench.harness import (
     median_ratio,
     progress,
 )
+from bench.initiate_yardstick import initiated_body
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.bootstrap import build, prepare
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import schemas
 from uploadcore.entrypoints.http.responses import JsonResponse
 from uploadcore.entrypoints.links import HttpLinks
-from uploadcore.ports.signer import TokenClaims
 from uploadcore.services.initiate import NewUpload
-from uploadcore.services.urls import PART_PURPOSE
 from uploadcore.settings import Settings
 
 NUM_PARTS = 10_000
@@ -50,31 +46,11 @@ BASE_URL = "http://127.0.0.1:8000"
 
 def _yardstick(signer: ItsDangerousSigner, expires_in: int) -> bytes:
     """Mint 10,000 part tokens and render an equivalent 201 body; nothing else."""
-    file_id, upload_id = secrets.token_hex(16), secrets.token_hex(16)
-    now = datetime.now(UTC)
-    expires = int(now.timestamp()) + expires_in
-    prefix = f"{BASE_URL}/v1/files/presigned-uploads/{file_id}/upload-part/"
-    urls = [
-        {
-            "part_number": n,
-            "url": f"{prefix}{n}/?token="
-            + signer.sign(TokenClaims(PART_PURPOSE, file_id, upload_id, n, expires)),
-            "method": "PUT",
-        }
-        for n in range(1, NUM_PARTS + 1)
-    ]
-    stamp = now.isoformat().replace("+00:00", "Z")
-    body: dict[str, Any] = {
-        "file_obj": {
-            "id": file_id, "file_name": "bench.bin", "file_size": NUM_PARTS * PART_SIZE,
-            "file_content_type": "application/octet-stream", "upload_status": "uploading",
-            "url": None, "etag": None, "parent_content_type": None, "parent_object_id": None,
-            "owner": "bench", "created": stamp, "modified": stamp,
-        },
-        "upload_id": upload_id,
-        "presigned_urls": urls,
-        "expires_in": expires_in,
+    asked = {
+        "file_name": "bench.bin", "file_size": NUM_PARTS * PART_SIZE,
+        "file_content_type": "application/octet-stream", "num_parts": NUM_PARTS,
     }  # fmt: skip
+    body = initiated_body(signer, BASE_URL, asked, expires_in)
     return json.dumps(
         body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
     ).encode("utf-8")

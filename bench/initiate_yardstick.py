@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,31 +33,8 @@ def create_app(secret: str) -> Starlette:
 
     async def initiate(request: Request) -> Response:
         asked = await request.json()
-        file_id, upload_id = secrets.token_hex(16), secrets.token_hex(16)
-        now = datetime.now(UTC)
-        expires = int(now.timestamp()) + EXPIRES_IN
-        prefix = f"{request.base_url}v1/files/presigned-uploads/{file_id}/upload-part/"
-        urls = [
-            {
-                "part_number": n,
-                "url": f"{prefix}{n}/?token="
-                + signer.sign(TokenClaims(PART_PURPOSE, file_id, upload_id, n, expires)),
-                "method": "PUT",
-            }
-            for n in range(1, int(asked["num_parts"]) + 1)
-        ]
-        stamp = now.isoformat().replace("+00:00", "Z")
-        return JSONResponse({
-            "file_obj": {
-                "id": file_id, "file_name": asked["file_name"], "file_size": asked["file_size"],
-                "file_content_type": asked["file_content_type"], "upload_status": "uploading",
-                "url": None, "etag": None, "parent_content_type": None, "parent_object_id": None,
-                "owner": "bench", "created": stamp, "modified": stamp,
-            },
-            "upload_id": upload_id,
-            "presigned_urls": urls,
-            "expires_in": EXPIRES_IN,
-        }, status_code=201)  # fmt: skip
+        body = initiated_body(signer, str(request.base_url).rstrip("/"), asked, EXPIRES_IN)
+        return JSONResponse(body, status_code=201)
 
     async def ping(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -64,6 +42,37 @@ def create_app(secret: str) -> Starlette:
     return Starlette(
         routes=[Route("/v1/files/uploads/", initiate, methods=["POST"]), Route("/ping", ping)]
     )
+
+
+def initiated_body(
+    signer: ItsDangerousSigner, base_url: str, asked: dict[str, Any], expires_in: int
+) -> dict[str, Any]:
+    """A 201 body for `asked` (an initiate request): one signed part URL per part."""
+    file_id, upload_id = secrets.token_hex(16), secrets.token_hex(16)
+    now = datetime.now(UTC)
+    expires = int(now.timestamp()) + expires_in
+    prefix = f"{base_url}/v1/files/presigned-uploads/{file_id}/upload-part/"
+    urls = [
+        {
+            "part_number": n,
+            "url": f"{prefix}{n}/?token="
+            + signer.sign(TokenClaims(PART_PURPOSE, file_id, upload_id, n, expires)),
+            "method": "PUT",
+        }
+        for n in range(1, int(asked["num_parts"]) + 1)
+    ]
+    stamp = now.isoformat().replace("+00:00", "Z")
+    return {
+        "file_obj": {
+            "id": file_id, "file_name": asked["file_name"], "file_size": asked["file_size"],
+            "file_content_type": asked["file_content_type"], "upload_status": "uploading",
+            "url": None, "etag": None, "parent_content_type": None, "parent_object_id": None,
+            "owner": "bench", "created": stamp, "modified": stamp,
+        },
+        "upload_id": upload_id,
+        "presigned_urls": urls,
+        "expires_in": expires_in,
+    }  # fmt: skip
 
 
 def app_from_environment() -> Starlette:

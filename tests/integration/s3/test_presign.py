@@ -92,6 +92,19 @@ def botocore_part_url(client: S3Client, upload: Upload, bucket: str, number: int
     )
 
 
+def botocore_file_url(client: S3Client, bucket: str, upload: Upload) -> str:
+    """What botocore presigns for the file's download, at the clock's time."""
+    return client.generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": bucket,
+            "Key": upload.storage_key,
+            "ResponseContentDisposition": content_disposition(upload.file_name),
+        },
+        ExpiresIn=900,
+    )
+
+
 CLIENTS: dict[str, Callable[[], S3Client]] = {
     "minio-path-style": lambda: make_client(endpoint="http://127.0.0.1:9000", style="path"),
     "aws-virtual-eu": lambda: make_client(region="eu-west-1", style="virtual"),
@@ -141,15 +154,7 @@ def test_file_url_equals_a_presigned_get_object_naming_the_file(name: str, file_
 
     ours = store.file_url(upload, NOW, LIFETIME)
     with clock_reads(NOW):
-        theirs = client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": "my-bucket",
-                "Key": upload.storage_key,
-                "ResponseContentDisposition": content_disposition(upload.file_name),
-            },
-            ExpiresIn=900,
-        )
+        theirs = botocore_file_url(client, "my-bucket", upload)
 
     assert ours == theirs
     assert urlsplit(ours).path.endswith("/uploadcore/f00d")  # the key is the id's alone
@@ -188,15 +193,7 @@ def test_urls_signed_at_the_clocks_own_time_are_botocores_too() -> None:
         ours = store.part_urls(upload, [1, 10_000], NOW, LIFETIME)
         file_url = store.file_url(upload, NOW, LIFETIME)
         theirs = [botocore_part_url(client, upload, "b", n) for n in (1, 10_000)]
-        their_file_url = client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": "b",
-                "Key": upload.storage_key,
-                "ResponseContentDisposition": content_disposition(upload.file_name),
-            },
-            ExpiresIn=900,
-        )
+        their_file_url = botocore_file_url(client, "b", upload)
 
     assert ours == theirs
     assert file_url == their_file_url
@@ -224,18 +221,7 @@ def test_file_urls_signed_in_one_second_equal_botocores_for_any_key_and_name(
 
     ours = [store.file_url(u, NOW, LIFETIME) for u in uploads]  # the first builds the shape
     with clock_reads(NOW):
-        theirs = [
-            client.generate_presigned_url(
-                "get_object",
-                Params={
-                    "Bucket": "my-bucket",
-                    "Key": u.storage_key,
-                    "ResponseContentDisposition": content_disposition(u.file_name),
-                },
-                ExpiresIn=900,
-            )
-            for u in uploads
-        ]
+        theirs = [botocore_file_url(client, "my-bucket", u) for u in uploads]
 
     assert ours == theirs
     assert not store.presigner._warned
@@ -257,15 +243,7 @@ def test_a_page_of_file_urls_costs_botocore_two_urls_a_second() -> None:
     assert botocore_calls.call_count == 4
     assert len(set(urls)) == 1001
     with clock_reads(later):
-        assert urls[-1] == client.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": "b",
-                "Key": uploads[0].storage_key,
-                "ResponseContentDisposition": content_disposition(uploads[0].file_name),
-            },
-            ExpiresIn=900,
-        )
+        assert urls[-1] == botocore_file_url(client, "b", uploads[0])
 
 
 def test_a_post_policy_binds_the_key_the_type_and_a_length_range_and_expires() -> None:
