@@ -30,6 +30,7 @@ from uploadcore.domain.upload import Upload, UploadStatus, check_transition
 from uploadcore.ports.blobs import PreparedUpload
 from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
+from uploadcore.ports.stats import OperationalStats
 
 
 class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemoryAppends):
@@ -77,6 +78,15 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
                 raise AlreadyExists(f"upload {upload.id} exists")
             self._uploads[upload.id] = upload
             self._parts[upload.id] = {}
+
+    def operational_stats(self) -> OperationalStats:
+        with self._lock:
+            live = [
+                u for u in self._uploads.values() if not u.status.is_terminal and u.deleted is None
+            ]
+            waiting = {d.event_id for d in self._deliveries.values() if d.status == "pending"}
+            oldest = min((self._events[e].timestamp for e in waiting), default=None)
+        return OperationalStats(len(live), sum(u.file_size for u in live), oldest)
 
     def get(self, file_id: str) -> Upload | None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import (
     BlobStore,
+    ChecksReadiness,
     PartWriter,
     PreparedUpload,
     PresignsUrls,
@@ -22,10 +23,12 @@ from uploadcore.ports.repository import (
     UserRepository,
 )
 from uploadcore.ports.signer import Signer, TokenClaims
+from uploadcore.ports.stats import OperationalStats, ReportsStats
 
 __all__ = [
     "Authenticator",
     "BlobStore",
+    "ChecksReadiness",
     "Clock",
     "EventRecord",
     "GcQueries",
@@ -33,11 +36,13 @@ __all__ = [
     "IdGenerator",
     "Keyset",
     "Links",
+    "OperationalStats",
     "Outbox",
     "PartWriter",
     "PreparedUpload",
     "PresignsUrls",
     "ReceivesParts",
+    "ReportsStats",
     "SendOutcome",
     "ServesFiles",
     "Signer",
