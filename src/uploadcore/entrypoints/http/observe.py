@@ -27,6 +27,7 @@ from uploadcore.entrypoints.http.tus_headers import TUS_PATH
 log = logging.getLogger("uploadcore.access")
 
 USER = "uploadcore.user"  # the scope key `Resource.principal` writes the caller's name to
+REQUEST_ID = "uploadcore.request_id"
 UNMATCHED = "unmatched"  # the route label of a request no route matched
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -48,7 +49,7 @@ class Observe:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = scope[REQUEST_ID] = _request_id(scope)
         protocol = protocol_of(scope)
         PROTOCOL.set(protocol)  # the use cases' events count under it
         answer: dict[str, Any] = {"status": 500, "sent": None}
@@ -117,6 +118,14 @@ def route_template(scope: Scope) -> str:
     """The path template of the route that took the request (`unmatched` for none)."""
     path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else UNMATCHED
+
+
+def where(scope: Scope) -> str:
+    """A request as other log lines name it: route template, file id, request id; no path."""
+    request_id = scope.get(REQUEST_ID, b"-").decode()
+    file_id = scope.get("path_params", {}).get("file_id")
+    of_file = f"file {file_id}, " if file_id else ""
+    return f"{route_template(scope)} ({of_file}request {request_id})"
 
 
 def protocol_of(scope: Scope) -> str:
