@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -129,12 +130,19 @@ def _run(server: uvicorn.Server, sock: socket.socket) -> None:
     from uvicorn.supervisors import Multiprocess
 
     if server.config.workers > 1:
-        Multiprocess(server.config, sockets=[sock]).run()
+        Multiprocess(server.config, sockets=[sock]).run()  # SIGTERM: each worker drains
         return
+    # uvicorn drains on SIGTERM, then sends the signal again to the handler it found:
+    # this one makes that a clean exit, so the metrics directory is removed on the way out.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during the graceful shutdown
         server.run(sockets=[sock])
     if not server.started:
         fail("the server did not start (its log above says why)")
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _url_host(host: str) -> str:

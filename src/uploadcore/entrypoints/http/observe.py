@@ -52,7 +52,11 @@ class Observe:
         request_id = scope[REQUEST_ID] = _request_id(scope)
         protocol = protocol_of(scope)
         PROTOCOL.set(protocol)  # the use cases' events count under it
-        answer: dict[str, Any] = {"status": 500, "sent": None}
+        answer: dict[str, Any] = {"status": 500, "sent": None, "recorded": False}
+
+        def record() -> None:
+            answer["recorded"] = True
+            self._record(scope, protocol, request_id, answer, time.perf_counter() - started)
 
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -60,12 +64,16 @@ class Observe:
                 headers = message.get("headers", ())
                 answer["sent"] = _content_length(headers)
                 message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                if not answer["recorded"]:  # before the answer ends: whoever saw it end
+                    record()  # finds it counted and logged
             await send(message)
 
         try:
             await self.app(scope, receive, observed_send)
         finally:
-            self._record(scope, protocol, request_id, answer, time.perf_counter() - started)
+            if not answer["recorded"]:  # no answer went out (an error, a client gone)
+                record()
 
     def _record(
         self,
