@@ -64,9 +64,8 @@ class Observe:
                 headers = message.get("headers", ())
                 answer["sent"] = _content_length(headers)
                 message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                if not answer["recorded"]:  # before the answer ends: whoever saw it end
-                    record()  # finds it counted and logged
+            elif _last(message) and not answer["recorded"]:
+                record()  # before the answer ends: whoever saw it end finds it counted
             await send(message)
 
         try:
@@ -146,6 +145,10 @@ def protocol_of(scope: Scope) -> str:
         if path.startswith(prefix):
             return protocol
     return "rest"
+
+
+def _last(message: Message) -> bool:
+    return message["type"] == "http.response.body" and not message.get("more_body", False)
 
 
 def _request_id(scope: Scope) -> bytes:
