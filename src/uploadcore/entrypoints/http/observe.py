@@ -13,6 +13,7 @@ The work is per request, never per body chunk: the body's size is its
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -32,6 +33,21 @@ UNMATCHED = "unmatched"  # the route label of a request no route matched
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PROTOCOLS = ((TUS_PATH, "tus"), ("/v1/uppy/", "uppy"))
+_CUT_OFF = (
+    b'{"type":"https://uploadcore.dev/problems/shutting_down","title":"Shutting down",'
+    b'"status":503,"detail":"the server stopped before this request finished; nothing of it '
+    b'was kept, send it again","code":"shutting_down"}'
+)
+SHUTTING_DOWN_START: Message = {
+    "type": "http.response.start",
+    "status": 503,
+    "headers": [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(_CUT_OFF)).encode()),
+        (b"connection", b"close"),
+    ],
+}
+SHUTTING_DOWN_BODY: Message = {"type": "http.response.body", "body": _CUT_OFF}
 #: Routes (by name) and methods whose durations have histograms of their own.
 PART_UPLOADS = frozenset({("upload_part", "PUT"), ("tus_upload", "PATCH")})
 COMPLETIONS = frozenset({("complete_upload", "POST")})
@@ -70,6 +86,14 @@ class Observe:
 
         try:
             await self.app(scope, receive, observed_send)
+        except asyncio.CancelledError:
+            # The server cut the request off: its shutdown grace ran out. The use case has
+            # thrown away what it had; the client hears why, and the log holds no traceback.
+            if answer["sent"] is not None or answer["status"] != 500:
+                raise
+            log.warning("request cut off: the server stopped before it finished (%s)", where(scope))
+            await observed_send(SHUTTING_DOWN_START)
+            await observed_send(SHUTTING_DOWN_BODY)
         finally:
             if not answer["recorded"]:  # no answer went out (an error, a client gone)
                 record()
