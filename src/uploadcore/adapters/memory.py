@@ -10,7 +10,7 @@ import hashlib
 import heapq
 import itertools
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -45,6 +45,7 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
         self._tokens: dict[str, UploadToken] = {}  # id -> token
+        self._gc_actions: dict[str, int] = {}  # gc's running totals, by kind
         InMemoryAppends.__init__(self)
 
     @contextmanager
@@ -86,7 +87,14 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
             ]
             waiting = {d.event_id for d in self._deliveries.values() if d.status == "pending"}
             oldest = min((self._events[e].timestamp for e in waiting), default=None)
-        return OperationalStats(len(live), sum(u.file_size for u in live), oldest)
+            gc = dict(self._gc_actions)
+        return OperationalStats(len(live), sum(u.file_size for u in live), oldest, gc)
+
+    def add_gc_actions(self, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            for kind, n in counts.items():
+                if n:
+                    self._gc_actions[kind] = self._gc_actions.get(kind, 0) + n
 
     def get(self, file_id: str) -> Upload | None:
         with self._lock:

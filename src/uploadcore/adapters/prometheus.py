@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -90,9 +90,6 @@ class PrometheusMetrics:
             buckets=_COMPLETE_BUCKETS,
             registry=r,
         )
-        self.gc_actions = Counter(
-            "uploadcore_gc_actions", "What gc did, by kind of action", ["kind"], registry=r
-        )
         self.deliveries = Counter(
             "uploadcore_webhook_deliveries",
             "Webhook delivery attempts, by outcome (delivered, retrying, failed: given up)",
@@ -128,10 +125,6 @@ class PrometheusMetrics:
 
     def delivery(self, outcome: str) -> None:
         self.deliveries.labels(outcome).inc()
-
-    def gc(self, kind: str, count: int) -> None:
-        if count:
-            self.gc_actions.labels(kind).inc(count)
 
     # -- a scrape -------------------------------------------------------------------
 
@@ -183,6 +176,14 @@ class _Stats(Collector):
             "Sizes declared by the uploads in progress: the storage they hold once finished",
             value=figures.bytes_in_progress,
         )
+        actions = CounterMetricFamily(
+            "uploadcore_gc_actions",
+            "What gc runs did, by kind of action (all instances: read from the database)",
+            labels=["kind"],
+        )
+        for kind, count in sorted(figures.gc_actions.items()):
+            actions.add_metric([kind], count)
+        yield actions
         oldest = figures.oldest_undelivered
         age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
         yield GaugeMetricFamily(

@@ -34,7 +34,7 @@ from uploadcore.ports.gc import GcRepository
 from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository, UploadTokenRepository, UserRepository
 from uploadcore.ports.signer import Signer
-from uploadcore.ports.stats import OperationalStats, ReportsStats
+from uploadcore.ports.stats import CountsGcActions, OperationalStats, ReportsStats
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.append import AppendBytes, AppendedState
@@ -275,7 +275,8 @@ def _compose(
     def gc(gc_policy: GcPolicy) -> GcService:
         if not isinstance(repo, GcRepository):
             raise UploadcoreError("this repository cannot be garbage-collected (no GcQueries)")
-        return GcService(repo, aborter, clock, gc_policy)
+        tally = repo.add_gc_actions if isinstance(repo, CountsGcActions) else None
+        return GcService(repo, aborter, clock, gc_policy, tally=tally)
 
     return Uploadcore(
         settings=settings,

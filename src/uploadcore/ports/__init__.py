@@ -23,13 +23,14 @@ from uploadcore.ports.repository import (
     UserRepository,
 )
 from uploadcore.ports.signer import Signer, TokenClaims
-from uploadcore.ports.stats import OperationalStats, ReportsStats
+from uploadcore.ports.stats import CountsGcActions, OperationalStats, ReportsStats
 
 __all__ = [
     "Authenticator",
     "BlobStore",
     "ChecksReadiness",
     "Clock",
+    "CountsGcActions",
     "EventRecord",
     "GcQueries",
     "GcRepository",

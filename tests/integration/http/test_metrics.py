@@ -6,6 +6,8 @@ so these tests compare a scrape after the requests with one before them.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from tests.integration.http.support import (
     PART,
@@ -83,6 +85,27 @@ def test_uploads_in_progress_are_read_from_the_database(api: Harness, alice: Hea
     assert metric(text, "uploadcore_uploads_in_progress") == 2
     assert metric(text, "uploadcore_uploads_in_progress_bytes") == 3 * len(DATA)
     assert metric(text, "uploadcore_webhook_oldest_undelivered_seconds") == 0
+
+
+def test_gc_runs_are_counted_in_the_database_whichever_process_ran_them(
+    api: Harness, alice: Headers
+) -> None:
+    aborted = api.client.start(alice, DATA)
+    assert api.client.abort(alice, aborted.file_id).status_code == 204
+    api.clock.advance(timedelta(days=8))
+    report = api.core.gc(timedelta(days=7)).collect()  # as `uploadcore gc`, in its own process
+    assert report.purged == 1, report
+
+    text = scrape(api)
+
+    assert metric(text, "uploadcore_gc_actions_total", kind="record_purged") == 1
+
+
+def test_webhook_delivery_outcomes_are_counted(api: Harness) -> None:
+    deliverer = api.core.deliverer()
+
+    assert api.core.metrics is not None
+    assert deliverer.on_outcome == api.core.metrics.delivery
 
 
 def test_the_metrics_token_guards_the_metrics(make_api: MakeApi) -> None:
