@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
-import secrets
 import time
 from typing import Any
 
@@ -33,6 +33,7 @@ UNMATCHED = "unmatched"  # the route label of a request no route matched
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:+/=-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PROTOCOLS = ((TUS_PATH, "tus"), ("/v1/uppy/", "uppy"))
+_MAYBE_PROTOCOL = re.compile("|".join(re.escape(prefix) for prefix, _ in _PROTOCOLS))
 _CUT_OFF = (
     b'{"type":"https://uploadcore.dev/problems/shutting_down","title":"Shutting down",'
     b'"status":503,"detail":"the server stopped before this request finished; nothing of it '
@@ -64,65 +65,39 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        request_id = scope[REQUEST_ID] = _request_id(scope)
-        protocol = protocol_of(scope)
-        PROTOCOL.set(protocol)  # the use cases' events count under it
-        answer: dict[str, Any] = {"status": 500, "sent": None, "recorded": False}
-
-        def record() -> None:
-            answer["recorded"] = True
-            self._record(scope, protocol, request_id, answer, time.perf_counter() - started)
-
-        async def observed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-                headers = message.get("headers", ())
-                answer["sent"] = _content_length(headers)
-                message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
-            elif _last(message) and not answer["recorded"]:
-                record()  # before the answer ends: whoever saw it end finds it counted
-            await send(message)
-
+        exchange = _Exchange(self, scope, send)
         try:
-            await self.app(scope, receive, observed_send)
+            await self.app(scope, receive, exchange.send)
         except asyncio.CancelledError:
             # The server cut the request off: its shutdown grace ran out. The use case has
             # thrown away what it had; the client hears why, and the log holds no traceback.
-            if answer["sent"] is not None or answer["status"] != 500:
+            if exchange.status is not None:
                 raise
             log.warning("request cut off: the server stopped before it finished (%s)", where(scope))
-            await observed_send(SHUTTING_DOWN_START)
-            await observed_send(SHUTTING_DOWN_BODY)
+            await exchange.send(SHUTTING_DOWN_START)
+            await exchange.send(SHUTTING_DOWN_BODY)
         finally:
-            if not answer["recorded"]:  # no answer went out (an error, a client gone)
-                record()
+            if not exchange.recorded:  # no answer went out (an error, a client gone)
+                exchange.record()
 
-    def _record(
-        self,
-        scope: Scope,
-        protocol: str,
-        request_id: bytes,
-        answer: dict[str, Any],
-        seconds: float,
-    ) -> None:
+    def record(self, exchange: _Exchange, seconds: float) -> None:
+        scope = exchange.scope
         route = route_template(scope)
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        status: int = answer["status"]
-        received = _content_length(scope["headers"])
+        status = exchange.status or 500
         if self.metrics is not None:
             self.metrics.request(route, method, status, seconds)
             if 200 <= status < 300:
-                self._success(scope, method, protocol, received, seconds)
+                self._success(exchange, method, seconds)
         if log.isEnabledFor(logging.INFO):
             fields = {
-                "request_id": request_id.decode(),
+                "request_id": exchange.request_id.decode(),
                 "method": method,
                 "route": route,
                 "status": status,
                 "duration_ms": round(seconds * 1000, 2),
-                "bytes_in": received,
-                "bytes_out": answer["sent"],
+                "bytes_in": _length(exchange.received),
+                "bytes_out": _length(_header(exchange.answer_headers, b"content-length")),
                 "user": scope.get(USER),
                 "file_id": scope.get("path_params", {}).get("file_id"),
             }
@@ -130,19 +105,75 @@ class Observe:
                 "%s %s %d %.1fms", method, route, status, seconds * 1000, extra={"request": fields}
             )
 
-    def _success(
-        self, scope: Scope, method: str, protocol: str, received: int | None, seconds: float
-    ) -> None:
+    def _success(self, exchange: _Exchange, method: str, seconds: float) -> None:
         metrics = self.metrics
         if metrics is None:  # pragma: no cover - checked by the caller
             return
+        protocol = exchange.protocol
+        received = _length(exchange.received)
         if received:
             metrics.received.labels(protocol).inc(received)
-        key = (getattr(scope.get("route"), "name", None), method)
+        key = (getattr(exchange.scope.get("route"), "name", None), method)
         if key in PART_UPLOADS:
             metrics.part_seconds.labels(protocol).observe(seconds)
         elif key in COMPLETIONS:
             metrics.complete_seconds.labels(protocol).observe(seconds)
+
+
+class _Exchange:
+    """One request on its way through: what its log line and metrics need, gathered cheaply."""
+
+    __slots__ = (
+        "answer_headers",
+        "downstream",
+        "observer",
+        "protocol",
+        "received",
+        "recorded",
+        "request_id",
+        "scope",
+        "started",
+        "status",
+    )  # fmt: skip
+
+    def __init__(self, observer: Observe, scope: Scope, downstream: Send) -> None:
+        self.observer = observer
+        self.scope = scope
+        self.downstream = downstream
+        self.started = time.perf_counter()
+        given = self.received = None
+        for name, value in scope["headers"]:  # one pass for both
+            if name == b"content-length":
+                self.received = value
+            elif name == b"x-request-id":
+                given = value
+        self.request_id: bytes = (
+            bytes(given) if given is not None and _SANE_ID.fullmatch(given) else _new_id()
+        )
+        scope[REQUEST_ID] = self.request_id
+        path: str = scope["path"]
+        self.protocol = protocol_of(scope) if _MAYBE_PROTOCOL.search(path) else "rest"
+        PROTOCOL.set(self.protocol)  # the use cases' events count under it
+        self.status: int | None = None
+        self.answer_headers: Any = ()
+        self.recorded = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = self.answer_headers = message.get("headers", ())
+            message = {**message, "headers": [*headers, (b"x-request-id", self.request_id)]}
+        elif (
+            not self.recorded
+            and message["type"] == "http.response.body"
+            and not message.get("more_body", False)
+        ):
+            self.record()  # before the answer ends: whoever saw it end finds it counted
+        await self.downstream(message)
+
+    def record(self) -> None:
+        self.recorded = True
+        self.observer.record(self, time.perf_counter() - self.started)
 
 
 def route_template(scope: Scope) -> str:
@@ -171,21 +202,19 @@ def protocol_of(scope: Scope) -> str:
     return "rest"
 
 
-def _last(message: Message) -> bool:
-    return message["type"] == "http.response.body" and not message.get("more_body", False)
+def _new_id() -> bytes:
+    # Unique, not secret: it names a request in logs and grants nothing. (The module's
+    # generator is reseeded in a forked child: workers never repeat each other's ids.)
+    return b"%016x" % random.getrandbits(64)
 
 
-def _request_id(scope: Scope) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            if _SANE_ID.fullmatch(value):
-                return bytes(value)
-            break
-    return secrets.token_hex(8).encode()
-
-
-def _content_length(headers: Any) -> int | None:
+def _header(headers: Any, wanted: bytes) -> bytes | None:
     for name, value in headers:
-        if name == b"content-length":
-            return int(value) if value.isdigit() and len(value) < 20 else None
+        if name == wanted:
+            return bytes(value)
     return None
+
+
+def _length(raw: bytes | None) -> int | None:
+    """A Content-Length's value; None when there is none or it is not a number."""
+    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 20 else None
