@@ -39,12 +39,12 @@ def test_requests_are_counted_by_route_template_never_by_their_path(
     file = api.client.upload(alice, DATA)
     after = scrape(api)
 
-    completes = metric(after, "uploadcore_http_requests_total", route=COMPLETE, method="POST")
-    assert completes - metric(before, "uploadcore_http_requests_total", route=COMPLETE) == 1
-    parts = metric(after, "uploadcore_http_requests_total", route=PART_ROUTE, status="200")
-    assert parts - metric(before, "uploadcore_http_requests_total", route=PART_ROUTE) == 2
-    timed = "uploadcore_http_request_duration_seconds_count"
-    assert metric(after, timed, route=PART_ROUTE) - metric(before, timed, route=PART_ROUTE) == 2
+    def grew(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    assert grew("uploadcore_http_requests_total", route=COMPLETE, method="POST") == 1
+    assert grew("uploadcore_http_requests_total", route=PART_ROUTE, status="200") == 2
+    assert grew("uploadcore_http_request_duration_seconds_count", route=PART_ROUTE) == 2
     assert file["id"] not in after  # a label per upload would grow without end
 
 

@@ -97,7 +97,7 @@ def metrics_directory() -> Iterator[None]:
     restart, and a scrape sums only the processes of this run.
     """
     if "prometheus_client" in sys.modules:  # its mode is chosen at import: too late
-        raise RuntimeError("prometheus_client was imported before its directory was set")
+        fail("serve must start before prometheus_client is imported (metrics across workers)")
     directory = tempfile.mkdtemp(prefix="uploadcore-metrics-")
     os.environ[MULTIPROC_DIR] = directory
     try:
