@@ -76,6 +76,12 @@ class Settings:
     webhook_timeout: timedelta = timedelta(seconds=10)
     webhook_backoff: timedelta = timedelta(seconds=5)
     webhook_max_attempts: int = 12
+    # Operations: /metrics needs `Authorization: Bearer <metrics_token>` when it is set;
+    # request logs are `json` or `text` (None: text on a terminal, else json); on SIGTERM
+    # requests in flight get `shutdown_grace` to finish before they are cut off.
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: Literal["json", "text"] | None = None
+    shutdown_grace: timedelta = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -98,7 +104,7 @@ class Settings:
             try:
                 values[name] = parse(_utf8(raw.strip()))
             except ValueError as error:
-                shown = "<hidden>" if name == "secret_key" else repr(raw)  # never echo a key
+                shown = "<hidden>" if name in _SECRETS else repr(raw)  # never echo a key
                 raise SettingsError(f"{PREFIX}{name.upper()}={shown}: {error}") from None
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.upload_storage_handler == "s3" and not settings.aws_storage_bucket_name:
@@ -196,6 +202,19 @@ def _secret(value: str) -> str:
     return value
 
 
+def _grace(value: str) -> timedelta:
+    duration = parse_duration(value)
+    if duration.total_seconds() > 3600:
+        raise ValueError("must be at most an hour")
+    return duration
+
+
+def _token(value: str) -> str:
+    if len(value) < 16 or not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError("must be at least 16 printable ASCII characters, without spaces")
+    return value
+
+
 def _one_of(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value not in choices:
@@ -242,4 +261,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "webhook_timeout": _positive_duration,
     "webhook_backoff": _positive_duration,
     "webhook_max_attempts": _count,
+    "metrics_token": _token,
+    "log_format": _one_of("json", "text"),
+    "shutdown_grace": _grace,
 }
+#: Settings whose values are never shown in an error message.
+_SECRETS = frozenset({"secret_key", "metrics_token"})

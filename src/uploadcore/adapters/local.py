@@ -60,6 +60,14 @@ class LocalDiskBlobStore:
     def __init__(self, media_root: Path | str) -> None:
         self.root = Path(media_root)
 
+    def check_ready(self) -> None:
+        """The media root is a directory this process may write into (or may create)."""
+        path = self.root
+        while not path.exists() and path.parent != path:
+            path = path.parent  # the store makes the missing directories as it needs them
+        if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"the media directory is not writable (MEDIA_ROOT): {path}")
+
     # -- paths --------------------------------------------------------------
 
     def temp_dir(self, upload_id: str) -> Path:

@@ -351,6 +351,7 @@ def test_settings_shows_each_value_and_its_source_and_never_a_secret(
         "UPLOADCORE_MAX_PARTS": "500",
         "UPLOADCORE_SECRET_KEY": "k" * 40,
         "UPLOADCORE_DATABASE_URL": "postgresql+psycopg://app:s3cret@db/uploads",
+        "UPLOADCORE_METRICS_TOKEN": "m" * 32,
     }
 
     table = run("settings", env=env)
@@ -359,6 +360,9 @@ def test_settings_shows_each_value_and_its_source_and_never_a_secret(
     assert table.exit_code == 0, table.output
     assert "k" * 40 not in table.output + json.dumps(rows)
     assert "s3cret" not in table.output + json.dumps(rows)
+    assert "m" * 32 not in table.output + json.dumps(rows)
+    assert rows["UPLOADCORE_METRICS_TOKEN"]["value"] == "(set, hidden)"
+    assert rows["UPLOADCORE_SHUTDOWN_GRACE"]["value"] == "30s"
     assert rows["UPLOADCORE_MAX_PARTS"] == {
         "name": "UPLOADCORE_MAX_PARTS", "value": "500", "source": "UPLOADCORE_MAX_PARTS",
     }  # fmt: skip
@@ -431,7 +435,7 @@ def test_serve_runs_the_api_in_a_real_process(run: Run, data_dir: Path, tmp_path
     logged = log.read_text()
     assert f"listening on {url}" in logged
     assert "Application shutdown complete" in logged
-    assert "token=[redacted]" in logged
+    assert "/v1/files/presigned-uploads/{file_id}/upload-part/{part_number}/" in logged  # a route
     assert not any(token in logged for token in tokens), "a URL token reached the log"
     assert key not in logged
 

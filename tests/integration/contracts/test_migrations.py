@@ -19,7 +19,7 @@ from uploadcore.adapters.sql.tables import metadata, users
 
 TABLES = {
     "users", "files", "parts", "upload_tokens", "events", "webhook_endpoints", "deliveries",
-    "appends",
+    "appends", "gc_actions",
 }  # fmt: skip
 
 

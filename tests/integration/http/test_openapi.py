@@ -28,6 +28,8 @@ UNAUTHENTICATED = {
     "uploadPart",
     "downloadFile",
     "health",
+    "ready",
+    "metrics",  # its own token when METRICS_TOKEN is set, never an API key
     "openapi",
     "docs",
     "tusOptions",
@@ -309,6 +311,8 @@ def test_real_responses_match_their_documented_schemas(
     call("DELETE", one_token, one_token.format(token_id=minted["id"]), headers=bob)
     call("DELETE", one_token, one_token.format(token_id=minted["id"]), headers=alice)
     call("GET", "/healthz", "/healthz")
+    call("GET", "/readyz", "/readyz")
+    call("GET", "/metrics", "/metrics")
     call("GET", "/openapi.json", "/openapi.json")
     tus_calls(call, alice)
     uppy_calls(call, alice)

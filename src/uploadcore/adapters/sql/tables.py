@@ -205,3 +205,12 @@ appends = Table(
     Column("fill", String(16), nullable=False, server_default=""),
     Column("size_limit", BigInteger, nullable=True),
 )
+
+# What every gc run did, in running totals by kind of action (`/metrics` reads them): gc
+# runs as its own process (cron), whose counters would otherwise end with it.
+gc_actions = Table(
+    "gc_actions",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)

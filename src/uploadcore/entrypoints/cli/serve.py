@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
+import shutil
+import signal
 import socket
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     import uvicorn
 
 APP_FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; adapters/prometheus.py reads it
 
 
 @click.command(short_help="Run the HTTP API.")
@@ -43,8 +48,14 @@ def serve(host: str, port: int, workers: int) -> None:
 
     The data directory is UPLOADCORE_DATA_DIR (./uploadcore-data by default);
     part and download URLs start with UPLOADCORE_BASE_URL, by default the
-    address it listens on. Stop it with Ctrl-C (or SIGTERM): requests in
-    flight finish first.
+    address it listens on. Stop it with Ctrl-C (or SIGTERM): it stops
+    accepting connections and lets requests in flight (part uploads too)
+    finish for up to UPLOADCORE_SHUTDOWN_GRACE (30s), then exits.
+
+    It logs one line per request (UPLOADCORE_LOG_FORMAT: json, or text on a
+    terminal), serves Prometheus metrics at /metrics (summed over the
+    workers; UPLOADCORE_METRICS_TOKEN guards them), liveness at /healthz and
+    readiness (database and storage) at /readyz.
 
     \b
     Examples:
@@ -55,6 +66,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from uploadcore import bootstrap
+    from uploadcore.entrypoints.log_format import chosen_format, log_config
 
     configured = settings()
     sock = listening_socket(host, port)
@@ -65,14 +77,33 @@ def serve(host: str, port: int, workers: int) -> None:
     # Worker processes read their settings from the environment: hand them what we resolved.
     os.environ["UPLOADCORE_BASE_URL"] = base_url
     os.environ["UPLOADCORE_SECRET_KEY"] = prepared.secret_key or ""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     shown = "" if base_url == address else f", URLs under {base_url}"
     click.echo(f"uploadcore listening on {address}{shown}")
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=sock.getsockname()[1], workers=workers,
-        log_level="info", timeout_keep_alive=30,
+        log_config=log_config(chosen_format(configured.log_format)), access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=int(configured.shutdown_grace.total_seconds()),
     )  # fmt: skip
-    _run(uvicorn.Server(config), sock)
+    with metrics_directory():
+        _run(uvicorn.Server(config), sock)
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[None]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the workers' metrics files, removed at exit.
+
+    Fresh at each start, so counters restart from zero as they do after any
+    restart, and a scrape sums only the processes of this run.
+    """
+    if "prometheus_client" in sys.modules:  # its mode is chosen at import: too late
+        fail("serve must start before prometheus_client is imported (metrics across workers)")
+    directory = tempfile.mkdtemp(prefix="uploadcore-metrics-")
+    os.environ[MULTIPROC_DIR] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -99,12 +130,19 @@ def _run(server: uvicorn.Server, sock: socket.socket) -> None:
     from uvicorn.supervisors import Multiprocess
 
     if server.config.workers > 1:
-        Multiprocess(server.config, sockets=[sock]).run()
+        Multiprocess(server.config, sockets=[sock]).run()  # SIGTERM: each worker drains
         return
+    # uvicorn drains on SIGTERM, then sends the signal again to the handler it found:
+    # this one makes that a clean exit, so the metrics directory is removed on the way out.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during the graceful shutdown
         server.run(sockets=[sock])
     if not server.started:
         fail("the server did not start (its log above says why)")
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _url_host(host: str) -> str:

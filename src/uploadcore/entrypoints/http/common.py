@@ -21,6 +21,7 @@ from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.errors import Forbidden, InvalidInput, NotAuthenticated
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.http import schemas
+from uploadcore.entrypoints.http.observe import USER
 from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.services.upload_tokens import TOKEN_PREFIX
 
@@ -44,8 +45,11 @@ class Resource:
         """
         credential = credential_of(request.headers)
         if self.inline(credential):
-            return self.authenticate(credential, uploading=uploading)
-        return await run_in_threadpool(self.authenticate, credential, uploading=uploading)
+            principal = self.authenticate(credential, uploading=uploading)
+        else:
+            principal = await run_in_threadpool(self.authenticate, credential, uploading=uploading)
+        request.scope[USER] = principal.name  # for the request's log line
+        return principal
 
     def inline(self, credential: str) -> bool:
         """Whether looking this credential up never waits (an API key on SQLite in WAL mode)."""
