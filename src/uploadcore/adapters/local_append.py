@@ -29,7 +29,9 @@ from uploadcore.adapters.local import (
 )
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import InvalidState, StorageUnavailable, UploadNotFound
+from uploadcore.domain.parts import ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Upload
+from uploadcore.ports.appends import AppendAt, Finished, Kept
 
 APPEND_NAME = ".tmp-append"
 _HASH_CHUNK = 8 * 1024 * 1024
@@ -85,7 +87,7 @@ class LocalAppendWriter:
         except OSError as error:
             raise _translate(error, "append to an upload") from error
 
-    def keep(self) -> int:
+    def keep(self, last: bool) -> Kept:
         if self._fd is None:
             raise ValueError("the append writer is closed")
         try:
@@ -94,7 +96,7 @@ class LocalAppendWriter:
             self.drop()
             raise _translate(error, "store appended bytes") from error
         self._close()
-        return self.start + self._written
+        return Kept(self.start + self._written)
 
     def drop(self) -> None:
         if self._fd is not None:
@@ -109,13 +111,18 @@ class LocalAppendWriter:
             os.close(fd)
 
 
-def open_append(
-    store: LocalDiskBlobStore, upload: Upload, offset: int, algorithm: str
-) -> LocalAppendWriter:
-    return LocalAppendWriter(store.temp_dir(upload.upload_id) / APPEND_NAME, offset, algorithm)
+def open_append(store: LocalDiskBlobStore, at: AppendAt, algorithm: str) -> LocalAppendWriter:
+    path = store.temp_dir(at.upload.upload_id) / APPEND_NAME
+    return LocalAppendWriter(path, at.appending.offset, algorithm)
 
 
-def finish_append(store: LocalDiskBlobStore, upload: Upload, size: int) -> str:
+def finish_append(store: LocalDiskBlobStore, upload: Upload, size: int) -> Finished:
+    """The file is the one part of itself: the etag is the multipart etag of its md5."""
+    md5 = _finish(store, upload, size)
+    return Finished(multipart_etag([md5]), [ReceivedPart(1, md5, size)])
+
+
+def _finish(store: LocalDiskBlobStore, upload: Upload, size: int) -> str:
     source = store.temp_dir(upload.upload_id) / APPEND_NAME
     target = store.path_of(upload.storage_key)
     with _os_errors(f"finish upload {upload.id}"):

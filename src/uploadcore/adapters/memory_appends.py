@@ -20,6 +20,7 @@ class InMemoryAppends:
     def __init__(self) -> None:
         self._appends: dict[str, Appending] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}
+        self._next_parts: dict[str, int] = {}
 
     def add_appending(self, file_id: str, appending: Appending) -> None:
         with self._lock:
@@ -65,6 +66,14 @@ class InMemoryAppends:
             if upload is not None and upload.status is UploadStatus.UPLOADING:
                 self._uploads[file_id] = replace(upload, expires_at=expires_at, modified=now)
             return True
+
+    def reserve_part(self, file_id: str, lease: str) -> int | None:
+        with self._lock:
+            if self._leases.get(file_id, ("", None))[0] != lease:
+                return None
+            number = self._next_parts.get(file_id, 1)
+            self._next_parts[file_id] = number + 1
+            return number
 
     def finish_appending(self, file_id: str, plan: PartPlan, etag: str, now: datetime) -> bool:
         with self._lock:

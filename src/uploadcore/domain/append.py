@@ -37,7 +37,9 @@ class Appending:
     """The bytes an appended upload holds (`offset`) and its `length`, None until declared.
 
     `metadata` is kept as the client sent it (tus `Upload-Metadata`), so it
-    can be given back unchanged.
+    can be given back unchanged. On a store that keeps the last bytes on one
+    machine's disk until they make a part (S3), `staged` of the `offset`
+    bytes are there, in the staged tail named `tail`; the rest are in storage.
     """
 
     offset: int = 0
@@ -45,6 +47,8 @@ class Appending:
     metadata: str = ""
     concat: Concat = Concat.NONE
     partials: tuple[str, ...] = ()  # a final concatenation's partial uploads, in order
+    staged: int = 0
+    tail: str = ""
 
     @classmethod
     def started(
@@ -107,6 +111,21 @@ class Appending:
 
     def advanced(self, received: int) -> Appending:
         return replace(self, offset=self.offset + received)
+
+    @property
+    def stored(self) -> int:
+        """The bytes in storage itself, which any machine can continue from."""
+        return self.offset - self.staged
+
+    def without_tail(self) -> Appending:
+        """As seen from a machine that does not hold the staged tail: it ends where storage does."""
+        return replace(self, offset=self.stored, staged=0, tail="")
+
+    def kept(self, offset: int, staged: int, tail: str) -> Appending:
+        """After an append: `offset` bytes held, the last `staged` of them in the tail `tail`."""
+        if not 0 <= staged <= offset - self.stored:
+            raise ValueError(f"{staged} staged bytes do not fit between {self.stored} and {offset}")
+        return replace(self, offset=offset, staged=staged, tail=tail if staged else "")
 
     def plan(self) -> PartPlan:
         """The plan of the finished upload: its bytes as one part."""

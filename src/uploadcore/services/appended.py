@@ -8,7 +8,6 @@ from datetime import datetime
 from uploadcore.domain.append import Appending, Concat
 from uploadcore.domain.errors import UploadNotFound
 from uploadcore.domain.events import Event, EventType
-from uploadcore.domain.parts import ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.clock import Clock
@@ -54,17 +53,17 @@ class Finisher:
         The file's `upload.completed` event is written with the change that
         completes it (a partial upload is no file: it has none).
         """
-        md5 = self.store.finish_append(upload, appending.offset)
-        part = ReceivedPart(1, md5, appending.offset)
+        parts = self.repo.parts(upload.id)
+        finished = self.store.finish_append(upload, appending.offset, parts)
         now = self.clock.now()
         event: Event | None = None
         with self.repo.transaction() as tx:
             # The repository that keeps both joins them in one unit of work.
             appends = tx if isinstance(tx, AppendRepository) else self.appends
-            if tx.record_part(upload.id, part, now + self.policy.upload_expires_in, now):
-                etag = multipart_etag([md5])
-                if appends.finish_appending(upload.id, appending.plan(), etag, now):
-                    event = self.completed(tx, upload.id, appending, now)
+            for part in finished.parts:
+                tx.record_part(upload.id, part, now + self.policy.upload_expires_in, now)
+            if appends.finish_appending(upload.id, appending.plan(), finished.etag, now):
+                event = self.completed(tx, upload.id, appending, now)
         self.events.committed(event)
         return find_upload(self.repo, upload.id)
 

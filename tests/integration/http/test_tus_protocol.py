@@ -11,8 +11,10 @@ from pathlib import Path
 from tests.integration.http.support import Harness, Headers, md5_hex
 from tests.integration.http.tus_support import OCTETS, TUS, create, meta, patch, tus
 
+from uploadcore.domain.append import Appending
 from uploadcore.domain.grants import UploadLimits
 from uploadcore.domain.upload import Principal
+from uploadcore.ports.appends import AppendAt
 
 
 def test_options_advertises_version_extensions_max_size_and_checksums(api: Harness) -> None:
@@ -273,7 +275,8 @@ def test_gc_knows_an_append_in_progress_by_its_lock(api: Harness, alice: Headers
     upload = api.core.get_file(Principal("alice"), path.rsplit("/", 1)[1])
     store = api.core.appends
     assert store is not None
-    writer = store.append.store.open_append(upload, 0, "md5")
+    at = AppendAt(upload, Appending(), (), 10, lambda: 1)
+    writer = store.append.store.open_append(at, "md5")
     try:
         held = api.core.force_abort.aborter.held(upload)
         assert held is not None

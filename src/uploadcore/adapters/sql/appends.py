@@ -30,6 +30,8 @@ class AppendQueries:
                     metadata=appending.metadata,
                     concat=appending.concat.value,
                     partials=" ".join(appending.partials) or None,
+                    staged=appending.staged,
+                    tail=appending.tail,
                 )
             )
 
@@ -40,13 +42,17 @@ class AppendQueries:
             appends.c.metadata,
             appends.c.concat,
             appends.c.partials,
+            appends.c.staged,
+            appends.c.tail,
         )
         with self._begin() as connection:
             row = connection.execute(query.where(appends.c.file_id == file_id)).first()
         if row is None:
             return None
         partials = tuple((row.partials or "").split())
-        return Appending(row.offset, row.length, row.metadata, Concat(row.concat), partials)
+        return Appending(
+            row.offset, row.length, row.metadata, Concat(row.concat), partials, row.staged, row.tail
+        )
 
     def claim_append(
         self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
@@ -81,6 +87,8 @@ class AppendQueries:
                 lease,
                 offset=appending.offset,
                 length=appending.length,
+                staged=appending.staged,
+                tail=appending.tail,
                 lease=None,
                 lease_until=None,
             )
@@ -110,6 +118,15 @@ class AppendQueries:
         )
         with self._begin() as connection:
             return connection.execute(statement).rowcount == 1
+
+    def reserve_part(self, file_id: str, lease: str) -> int | None:
+        with self._begin() as connection:
+            if not _update_leased(connection, file_id, lease, next_part=appends.c.next_part + 1):
+                return None
+            # Our own write, in our own transaction: the number just taken is one below.
+            taken = select(appends.c.next_part).where(appends.c.file_id == file_id)
+            number: int = connection.execute(taken).scalar_one() - 1
+            return number
 
     def _leased(self, file_id: str, lease: str, **values: Any) -> bool:
         with self._begin() as connection:

@@ -199,4 +199,8 @@ appends = Table(
     Column("partials", Text, nullable=True),  # a final's partial file ids, space-separated
     Column("lease", String(64), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
+    # Stores that stage the last bytes on one machine (S3): how many, and the tail's name.
+    Column("staged", BigInteger, nullable=False, server_default="0"),
+    Column("tail", String(64), nullable=False, server_default=""),
+    Column("next_part", Integer, nullable=False, server_default="1"),  # never handed out twice
 )
