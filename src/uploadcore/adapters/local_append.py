@@ -27,7 +27,7 @@ from uploadcore.adapters.local import (
     _translate,
     _write_atomically,
 )
-from uploadcore.domain.digest import Digest
+from uploadcore.domain.digest import Digest, hasher
 from uploadcore.domain.errors import InvalidState, StorageUnavailable, UploadNotFound
 from uploadcore.domain.parts import ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Upload
@@ -42,7 +42,7 @@ class LocalAppendWriter:
 
     def __init__(self, path: Path, offset: int, algorithm: str) -> None:
         self.start = offset
-        self._hash = hashlib.new(algorithm, usedforsecurity=False)
+        self._hash = hasher(algorithm)
         self._algorithm = algorithm
         self._written = 0
         try:

@@ -20,7 +20,6 @@ writer that stalls past its lease can only fill a number nobody records.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from uploadcore.adapters.local import _fsync_dir, _translate
 from uploadcore.adapters.s3_errors import UploadGone, s3_errors
-from uploadcore.domain.digest import Digest
+from uploadcore.domain.digest import Digest, hasher
 from uploadcore.domain.errors import InvalidState, StorageUnavailable
 from uploadcore.domain.gc import Leftover
 from uploadcore.domain.parts import PartLimits, ReceivedPart, normalize_etag
@@ -120,7 +119,7 @@ class S3AppendWriter:
         self.upload = at.upload
         self.base = at.appending.stored  # the bytes already in S3 parts
         self.size = part_size(at.most, limits, PREFERRED_PART)
-        self._hash = hashlib.new(algorithm, usedforsecurity=False)
+        self._hash = hasher(algorithm)
         self._algorithm = algorithm
         self._written = 0
         self._stored: list[ReceivedPart] = []

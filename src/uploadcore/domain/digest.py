@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
+from typing import Protocol
 
 from uploadcore.domain.errors import BadDigest
 
-#: The algorithms a digest may name, as hashlib names them.
-ALGORITHMS = frozenset({"md5", "sha1", "sha256"})
+#: The algorithms a digest may name: hashlib's names, and crc32 (4 bytes, big-endian).
+ALGORITHMS = frozenset({"crc32", "md5", "sha1", "sha256"})
+_SIZES = {"crc32": 4, "md5": 16, "sha1": 20, "sha256": 32}
+
+
+class Hasher(Protocol):
+    """What hashlib's objects do, and `Crc32`."""
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+class Crc32:
+    """zlib's CRC-32 as a hasher: its digest is the 4 bytes, big-endian (as tusd sends it)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
+def hasher(algorithm: str) -> Hasher:
+    """A new hasher for one of `ALGORITHMS` (BadDigest for another)."""
+    if algorithm not in ALGORITHMS:
+        raise BadDigest(f"unknown digest algorithm {algorithm[:20]!r}")
+    if algorithm == "crc32":
+        return Crc32()
+    return hashlib.new(algorithm, usedforsecurity=False)
 
 
 @dataclass(frozen=True)
@@ -21,18 +54,20 @@ class Digest:
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise BadDigest(f"unknown digest algorithm {self.algorithm[:20]!r}")
-        if len(self.value) != hashlib.new(self.algorithm).digest_size:
+        if len(self.value) != _SIZES[self.algorithm]:
             raise BadDigest(
-                f"a {self.algorithm} digest is {hashlib.new(self.algorithm).digest_size} bytes,"
+                f"a {self.algorithm} digest is {_SIZES[self.algorithm]} bytes,"
                 f" not {len(self.value)}"
             )
 
     @classmethod
     def of(cls, algorithm: str, data: bytes) -> Digest:
-        return cls(algorithm, hashlib.new(algorithm, data, usedforsecurity=False).digest())
+        digest = hasher(algorithm)
+        digest.update(data)
+        return cls(algorithm, digest.digest())
 
     def hex(self) -> str:
         return self.value.hex()
 
 
-__all__ = ["ALGORITHMS", "Digest"]
+__all__ = ["ALGORITHMS", "Crc32", "Digest", "Hasher", "hasher"]

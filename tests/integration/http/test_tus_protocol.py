@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from tests.integration.http.support import Harness, Headers, md5_hex
 from tests.integration.http.tus_support import OCTETS, TUS, create, meta, patch, tus
 
@@ -28,7 +30,46 @@ def test_options_advertises_version_extensions_max_size_and_checksums(api: Harne
         "checksum", "termination", "concatenation",
     }  # fmt: skip
     assert response.headers["tus-max-size"] == str(api.settings.max_file_upload_size)
-    assert {"md5", "sha1"} <= set(response.headers["tus-checksum-algorithm"].split(","))
+    assert {"crc32", "md5", "sha1", "sha256"} == set(
+        response.headers["tus-checksum-algorithm"].split(",")
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "where", "override"),
+    [("GET", "creation", ""), ("PUT", "upload", ""), ("PROPFIND", "upload", ""),
+     ("POST", "upload", ""), ("POST", "creation", "GET")],
+)  # fmt: skip
+def test_a_wrong_method_is_a_tus_405_that_changes_nothing(
+    api: Harness, alice: Headers, method: str, where: str, override: str
+) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    extra = {"X-HTTP-Method-Override": override} if override else {}
+
+    response = http.request(
+        method, TUS if where == "creation" else path, headers=tus(alice, **extra), content=b"12"
+    )
+
+    assert response.status_code == 405
+    assert response.headers["tus-resumable"] == "1.0.0"
+    assert (override or method) not in response.headers["allow"].split(", ")
+    assert response.json()["code"] == "method_not_allowed"
+    assert http.head(path, headers=tus(alice)).headers["upload-offset"] == "0"
+
+
+def test_a_crc32_checksum_is_zlibs_as_4_bytes_big_endian(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 6)
+    crc = base64.b64encode(zlib.crc32(b"abc").to_bytes(4, "big")).decode()
+    wrong = base64.b64encode(zlib.crc32(b"abd").to_bytes(4, "big")).decode()
+
+    assert (
+        patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"crc32 {wrong}"}).status_code
+        == 460
+    )
+    ok = patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"crc32 {crc}"})
+    assert ok.headers["upload-offset"] == "3"
 
 
 def test_a_request_without_or_with_another_version_is_412_and_does_nothing(
@@ -248,6 +289,11 @@ def test_concatenation_assembles_partials_and_lists_only_the_final(
     md5s = b"".join(bytes.fromhex(md5_hex(p)) for p in pieces)
     assert listed[0]["etag"] == hashlib.md5(md5s, usedforsecurity=False).hexdigest() + "-2"
     assert api.client.download(listed[0]["url"]).content == b"".join(pieces)
+    for path in paths:  # the final owns the bytes: the partials are gone, record and file
+        assert http.head(path, headers=tus(alice)).status_code == 404
+        assert api.core.get_file.repo.get(path.rsplit("/", 1)[1]) is None
+    stored = [p for p in (api.media_root / "files").rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == [listed[0]["id"]]
 
 
 def test_upload_expires_slides_and_gc_aborts_an_expired_upload(

@@ -73,7 +73,11 @@ def test_small_chunks_wait_on_disk_until_they_make_a_part(
     halves = [data[: 2 * SMALL], data[2 * SMALL :]]  # each two chunks made one part
     assert etag == multipart_etag([md5(h) for h in halves])
     file = http.get(f"/v1/files/{file_id_of(path)}/", headers=alice).json()
-    assert (file["upload_status"], file["etag"], file["file_name"]) == ("completed", etag, "big.bin")
+    assert (file["upload_status"], file["etag"], file["file_name"]) == (
+        "completed",
+        etag,
+        "big.bin",
+    )
     assert staged_files(s3_api) == []
     assert s3_api.pending_uploads() == []
 

@@ -1,0 +1,110 @@
+"""The real tus clients, unmodified, against uvicorn on 127.0.0.1 with S3 storage (moto, RGW).
+
+tus-js-client runs under node (tests/tus_js, `npm ci --prefix tests/tus_js`),
+tuspy here; the scenarios are the local-storage ones (test_tus_clients.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx2
+import pytest
+from tests.integration.http.server import serving, uvicorn_running
+from tests.integration.http.support import Harness, Headers, UploadClient
+from tests.integration.http.test_tus_clients import assert_stored, file_of, tus_js
+from tests.integration.http.tus_support import tus
+from tests.integration.s3.conftest import PART, S3Endpoint, s3_settings
+from tests.integration.s3.support import MiB
+
+from uploadcore import bootstrap
+from uploadcore.adapters.memory import FakeClock
+from uploadcore.domain.parts import multipart_etag
+from uploadcore.entrypoints.http.app import create_app
+from uploadcore.settings import Settings
+
+
+@pytest.fixture
+def live_s3(settings: Settings, clock: FakeClock, s3_endpoint: S3Endpoint) -> Iterator[Harness]:
+    with (
+        serving() as (sock, url),
+        s3_settings(replace(settings, base_url=url), s3_endpoint.url) as prepared,
+    ):
+        core = bootstrap.build(prepared, clock=clock)
+        with (
+            uvicorn_running(create_app(prepared, core), sock),
+            httpx2.Client(base_url=url, timeout=60, trust_env=False) as http,
+        ):
+            yield Harness(prepared, core, clock, UploadClient(http))
+
+
+@pytest.fixture
+def user(live_s3: Harness) -> Headers:
+    return live_s3.user("alice")
+
+
+def no_staging_left(server: Harness) -> bool:
+    root = server.settings.tus_staging_dir
+    return not root.exists() or not any(root.iterdir())
+
+
+@pytest.mark.parametrize("scenario", ["chunked", "resume", "deferred"])
+def test_tus_js_client_uploads_to_s3(
+    live_s3: Harness, user: Headers, tmp_path: Path, scenario: str
+) -> None:
+    data = os.urandom(300_000)
+
+    result = tus_js(live_s3, user, scenario, data, tmp_path)
+
+    assert_stored(live_s3, user, result["url"], data)
+    assert no_staging_left(live_s3)
+
+
+def test_tus_js_client_parallel_uploads_concatenate_on_s3(
+    live_s3: Harness, user: Headers, tmp_path: Path
+) -> None:
+    data = os.urandom(3 * PART + 3)  # three partials of a part or more: copied within S3
+
+    result = tus_js(live_s3, user, "parallel", data, tmp_path)
+
+    assert_stored(live_s3, user, result["url"], data)
+    listed = live_s3.client.http.get("/v1/files/?upload_status=all", headers=user).json()
+    assert [f["id"] for f in listed["results"]] == [result["url"].rsplit("/", 1)[1]]
+
+
+def test_tus_js_client_terminates_an_upload_on_s3(
+    live_s3: Harness, user: Headers, tmp_path: Path
+) -> None:
+    result = tus_js(live_s3, user, "terminate", os.urandom(300_000), tmp_path)
+
+    assert file_of(live_s3, user, result["url"])["upload_status"] == "aborted"
+    assert live_s3.client.http.head(result["url"], headers=tus(user)).status_code == 404
+    assert no_staging_left(live_s3)
+
+
+def test_tuspy_uploads_to_s3_with_checksums(
+    live_s3: Harness, user: Headers, tmp_path: Path
+) -> None:
+    client_module = pytest.importorskip("tusclient.client", reason="tuspy is in the test extras")
+    data = os.urandom(7 * MiB)
+    source = tmp_path / "data.bin"
+    source.write_bytes(data)
+    client = client_module.TusClient(f"{live_s3.settings.base_url}/v1/tus/", headers=user)
+
+    with source.open("rb") as stream:
+        uploader = client.uploader(
+            file_stream=stream, chunk_size=2 * MiB, upload_checksum=True,
+            metadata={"filename": "from-tuspy.bin"},
+        )  # fmt: skip
+        uploader.upload()
+
+    file = assert_stored(live_s3, user, uploader.url, data)
+    # 2 MiB chunks wait on disk until three make a part; the last part is the rest.
+    parts = [data[: 6 * MiB], data[6 * MiB :]]
+    md5s = [hashlib.md5(p, usedforsecurity=False).hexdigest() for p in parts]
+    assert file["etag"] == multipart_etag(md5s)
+    assert no_staging_left(live_s3)
