@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from tests.integration.http.server import serving, uvicorn_running
 from tests.integration.http.support import Harness, Headers, UploadClient
 from tests.integration.http.test_tus_clients import assert_stored, file_of, tus_js
-from tests.integration.http.tus_support import tus
+from tests.integration.http.tus_support import OCTETS, create, patch, tus
 from tests.integration.s3.conftest import PART, S3Endpoint, s3_settings
 from tests.integration.s3.support import MiB
 
@@ -108,3 +110,27 @@ def test_tuspy_uploads_to_s3_with_checksums(
     md5s = [hashlib.md5(p, usedforsecurity=False).hexdigest() for p in parts]
     assert file["etag"] == multipart_etag(md5s)
     assert no_staging_left(live_s3)
+
+
+def test_a_patch_cut_off_midway_keeps_what_arrived(live_s3: Harness, user: Headers) -> None:
+    http = live_s3.client.http
+    data = os.urandom(PART + 3 * MiB)
+    path = create(http, user, len(data))
+    sent = PART + MiB  # of a body announced whole
+    host, port = http.base_url.host, http.base_url.port
+    with socket.create_connection((host, port), timeout=30) as sock:
+        head = (
+            f"PATCH {path} HTTP/1.1\r\nHost: {host}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Authorization: {user['Authorization']}\r\nUpload-Offset: 0\r\n"
+            f"Content-Type: {OCTETS}\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + data[:sent])
+
+    offset = "0"
+    deadline = time.monotonic() + 30
+    while offset == "0" and time.monotonic() < deadline:  # the server sees the close, then keeps
+        offset = http.head(path, headers=tus(user)).headers["upload-offset"]
+        time.sleep(0.05)
+    assert offset == str(sent)
+    assert patch(http, user, path, sent, data[sent:]).status_code == 204
+    assert http.get(file_of(live_s3, user, path)["url"]).content == data
