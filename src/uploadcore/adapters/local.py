@@ -138,7 +138,7 @@ class LocalDiskBlobStore:
     def visible(self, upload: Upload, appending: Appending) -> Appending:
         return appending  # every byte is in the store itself: nothing is staged
 
-    def open_append(self, at: AppendAt, algorithm: str) -> AppendWriter:
+    def open_append(self, at: AppendAt, algorithm: str | None) -> AppendWriter:
         from uploadcore.adapters import local_append
 
         return local_append.open_append(self, at, algorithm)
@@ -146,7 +146,7 @@ class LocalDiskBlobStore:
     def finish_append(self, upload: Upload, size: int, parts: Sequence[ReceivedPart]) -> Finished:
         from uploadcore.adapters import local_append
 
-        return local_append.finish_append(self, upload, size)
+        return local_append.finish_append(self, upload, size, parts)
 
     def concatenate(self, upload: Upload, sources: Sequence[Upload]) -> None:
         from uploadcore.adapters import local_append

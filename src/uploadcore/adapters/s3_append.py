@@ -93,7 +93,7 @@ class S3StagingBlobStore(S3BlobStore):
             return appending
         return appending.without_tail()
 
-    def open_append(self, at: AppendAt, algorithm: str) -> S3AppendWriter:
+    def open_append(self, at: AppendAt, algorithm: str | None) -> S3AppendWriter:
         return S3AppendWriter(self.client, self.bucket, self.staging, self.limits, at, algorithm)
 
     def finish_append(self, upload: Upload, size: int, parts: Sequence[ReceivedPart]) -> Finished:
@@ -164,7 +164,7 @@ class S3StagingBlobStore(S3BlobStore):
         """The sources' bytes through the staging disk, as new parts (some too small to copy)."""
         numbers = itertools.count(1)
         at = AppendAt(upload, Appending(), (), total, lambda: next(numbers))
-        writer = self.open_append(at, "md5")
+        writer = self.open_append(at, None)
         try:
             for source in sources:
                 for chunk in self._read(source):

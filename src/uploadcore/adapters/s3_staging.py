@@ -112,15 +112,16 @@ class S3AppendWriter:
 
     def __init__(
         self, client: S3Client, bucket: str, staging: Staging, limits: PartLimits,
-        at: AppendAt, algorithm: str,
+        at: AppendAt, algorithm: str | None,
     ) -> None:  # fmt: skip
         self.client, self.bucket, self.staging, self.limits = client, bucket, staging, limits
         self.at = at
         self.upload = at.upload
         self.base = at.appending.stored  # the bytes already in S3 parts
         self.size = part_size(at.most, limits, PREFERRED_PART)
-        self._hash = hasher(algorithm)
-        self._algorithm = algorithm
+        # S3 computes its own etags: hash only for a client's checksum.
+        self._hash = None if algorithm is None else hasher(algorithm)
+        self._algorithm = algorithm or "md5"
         self._written = 0
         self._stored: list[ReceivedPart] = []
         self._sending: Future[ReceivedPart] | None = None
@@ -134,6 +135,8 @@ class S3AppendWriter:
 
     @property
     def digest(self) -> Digest:
+        if self._hash is None:
+            raise ValueError("no digest was asked for when the writer was opened")
         return Digest(self._algorithm, self._hash.digest())
 
     @property
@@ -143,7 +146,8 @@ class S3AppendWriter:
     def write(self, data: bytes | bytearray) -> None:
         if self._fd is None:
             raise ValueError("the append writer is closed")
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         view = memoryview(data)
         while view:
             done = self._write_segment(view[: self.size - self._filled])

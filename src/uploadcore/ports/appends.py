@@ -100,7 +100,10 @@ class AppendWriter(Protocol):
 
     @property
     def digest(self) -> Digest:
-        """The digest (in the algorithm asked for) of the bytes written by this writer."""
+        """The digest of the bytes written by this writer, in the algorithm asked for.
+
+        Asked for only when the writer was opened with an algorithm.
+        """
 
     @property
     def written(self) -> int:
@@ -130,8 +133,11 @@ class AppendsBytes(Protocol):
         lost): then it ends where the bytes in storage end.
         """
 
-    def open_append(self, at: AppendAt, algorithm: str) -> AppendWriter:
+    def open_append(self, at: AppendAt, algorithm: str | None) -> AppendWriter:
         """Start appending at `at.appending.offset`, dropping bytes past it no one acknowledged.
+
+        `algorithm` is the one `digest` will be asked in (a client's checksum),
+        None when it will not be asked.
 
         InvalidState if the upload's storage is gone; StorageUnavailable if it holds
         fewer bytes than that.

@@ -120,7 +120,7 @@ class AppendBytes:
         self, principal: Principal, upload: Upload, appending: Appending, lease: str,
         body: AsyncIterable[bytes], expected: Digest | None,
     ) -> Appending:  # fmt: skip
-        algorithm = "md5" if expected is None else expected.algorithm
+        algorithm = None if expected is None else expected.algorithm
         limit = size_limit(principal, self.policy)
         at = AppendAt(
             upload,

@@ -142,4 +142,4 @@ def test_part_numbers_go_to_the_lease_holder_and_are_never_handed_out_twice(
     assert repo.claim_append("file-1", 0, "next", later, later + LEASE)
 
     assert repo.reserve_part("file-1", "stalled") is None
-    assert taken + [repo.reserve_part("file-1", "next")] == [1, 2, 3]
+    assert [*taken, repo.reserve_part("file-1", "next")] == [1, 2, 3]

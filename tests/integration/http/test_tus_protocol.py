@@ -13,8 +13,11 @@ import pytest
 from tests.integration.http.support import Harness, Headers, md5_hex
 from tests.integration.http.tus_support import OCTETS, TUS, create, meta, patch, tus
 
+from uploadcore.adapters.sql import SqlAlchemyRepository
+from uploadcore.adapters.sql.tables import parts
 from uploadcore.domain.append import Appending
 from uploadcore.domain.grants import UploadLimits
+from uploadcore.domain.parts import multipart_etag
 from uploadcore.domain.upload import Principal
 from uploadcore.ports.appends import AppendAt
 
@@ -113,10 +116,8 @@ def test_an_upload_in_chunks_becomes_an_ordinary_completed_file(
     assert (file["file_name"], file["file_content_type"]) == ("a b.txt", "text/plain")
     assert file["upload_status"] == "completed"
     assert file["file_size"] == 3000
-    assert (
-        file["etag"]
-        == hashlib.md5(bytes.fromhex(md5_hex(data)), usedforsecurity=False).hexdigest() + "-1"
-    )
+    # Each PATCH's bytes count as a part, as if each were one (S3-style: md5 of the md5s).
+    assert file["etag"] == multipart_etag([md5_hex(data[:1000]), md5_hex(data[1000:])])
     assert api.client.download(file["url"]).content == data
     listed = http.get("/v1/files/", headers=alice).json()["results"]
     assert [f["id"] for f in listed] == [file_id]
@@ -381,3 +382,21 @@ def test_a_tus_upload_takes_no_parts_and_no_completion_through_the_rest_api(
     assert "tus" in complete.json()["detail"]
     assert http.head(path, headers=tus(alice)).headers["Upload-Offset"] == "8"
     assert api.client.state(alice, file_id).json()["upload_status"] == "uploading"
+
+
+def test_an_upload_whose_appends_were_not_recorded_as_parts_is_hashed_once_at_the_end(
+    api: Harness, alice: Headers
+) -> None:
+    http, data = api.client.http, os.urandom(3000)
+    path = create(http, alice, len(data))
+    assert patch(http, alice, path, 0, data[:1000]).status_code == 204
+    repo = api.core.get_file.repo
+    assert isinstance(repo, SqlAlchemyRepository)
+    with repo.engine.begin() as connection:  # as appended before appends were parts
+        connection.execute(parts.delete())
+
+    assert patch(http, alice, path, 1000, data[1000:]).status_code == 204
+
+    file = http.get(f"/v1/files/{path.rsplit('/', 1)[1]}/", headers=alice).json()
+    assert file["etag"] == multipart_etag([md5_hex(data)])
+    assert api.client.download(file["url"]).content == data
