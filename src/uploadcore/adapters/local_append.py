@@ -27,7 +27,7 @@ from uploadcore.adapters.local import (
     _translate,
     _write_atomically,
 )
-from uploadcore.domain.digest import Digest, hasher
+from uploadcore.domain.digest import Digest, Hashes
 from uploadcore.domain.errors import InvalidState, StorageUnavailable, UploadNotFound
 from uploadcore.domain.parts import ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Upload
@@ -43,9 +43,7 @@ class LocalAppendWriter:
     def __init__(self, path: Path, offset: int, algorithm: str | None, number: int) -> None:
         self.start = offset
         self.number = number  # these bytes are part `number` of the upload (for its etag)
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._check = None if algorithm in (None, "md5") else hasher(algorithm)
-        self._algorithm = algorithm or "md5"
+        self._hashes = Hashes(md5=True, algorithm=algorithm)  # md5: the part's etag
         self._written = 0
         try:
             self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -70,8 +68,7 @@ class LocalAppendWriter:
 
     @property
     def digest(self) -> Digest:
-        hashed = self._md5 if self._check is None else self._check
-        return Digest(self._algorithm, hashed.digest())
+        return self._hashes.digest()
 
     @property
     def written(self) -> int:
@@ -80,9 +77,7 @@ class LocalAppendWriter:
     def write(self, data: bytes | bytearray) -> None:
         if self._fd is None:
             raise ValueError("the append writer is closed")
-        self._md5.update(data)
-        if self._check is not None:
-            self._check.update(data)
+        self._hashes.update(data)
         view = memoryview(data)
         try:
             while view:
@@ -103,7 +98,10 @@ class LocalAppendWriter:
         self._close()
         if not self._written:
             return Kept(self.start)
-        part = ReceivedPart(self.number, self._md5.hexdigest(), self._written)
+        md5 = self._hashes.md5
+        if md5 is None:
+            raise ValueError("the append writer hashed no md5")
+        part = ReceivedPart(self.number, md5.digest().hex(), self._written)
         return Kept(self.start + self._written, parts=(part,))
 
     def drop(self) -> None:

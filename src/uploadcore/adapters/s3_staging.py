@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from uploadcore.adapters.local import _fsync_dir, _translate
 from uploadcore.adapters.s3_errors import UploadGone, s3_errors
-from uploadcore.domain.digest import Digest, hasher
+from uploadcore.domain.digest import Digest, Hashes
 from uploadcore.domain.errors import InvalidState, StorageUnavailable
 from uploadcore.domain.gc import Leftover
 from uploadcore.domain.parts import PartLimits, ReceivedPart, normalize_etag
@@ -120,8 +120,7 @@ class S3AppendWriter:
         self.base = at.appending.stored  # the bytes already in S3 parts
         self.size = part_size(at.most, limits, PREFERRED_PART)
         # S3 computes its own etags: hash only for a client's checksum.
-        self._hash = None if algorithm is None else hasher(algorithm)
-        self._algorithm = algorithm or "md5"
+        self._hashes = Hashes(md5=False, algorithm=algorithm)
         self._written = 0
         self._stored: list[ReceivedPart] = []
         self._sending: Future[ReceivedPart] | None = None
@@ -135,19 +134,14 @@ class S3AppendWriter:
 
     @property
     def digest(self) -> Digest:
-        if self._hash is None:
-            raise ValueError("no digest was asked for when the writer was opened")
-        return Digest(self._algorithm, self._hash.digest())
+        return self._hashes.digest()
 
     @property
     def written(self) -> int:
         return self._written
 
     def write(self, data: bytes | bytearray) -> None:
-        if self._fd is None:
-            raise ValueError("the append writer is closed")
-        if self._hash is not None:
-            self._hash.update(data)
+        self._hashes.update(data)
         view = memoryview(data)
         while view:
             done = self._write_segment(view[: self.size - self._filled])

@@ -44,6 +44,31 @@ def hasher(algorithm: str) -> Hasher:
     return hashlib.new(algorithm, usedforsecurity=False)
 
 
+class Hashes:
+    """What a writer hashes as bytes go by: md5 if `md5` (an etag), and `algorithm` if asked.
+
+    Either may be off: each byte is hashed at most once per algorithm needed.
+    """
+
+    def __init__(self, *, md5: bool, algorithm: str | None) -> None:
+        self.algorithm = algorithm
+        self.md5 = hasher("md5") if md5 or algorithm == "md5" else None
+        self._other = None if algorithm in (None, "md5") else hasher(algorithm)
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        if self.md5 is not None:
+            self.md5.update(data)
+        if self._other is not None:
+            self._other.update(data)
+
+    def digest(self) -> Digest:
+        """The digest in `algorithm`; ValueError if none was asked for."""
+        hashed = self.md5 if self.algorithm == "md5" else self._other
+        if self.algorithm is None or hashed is None:
+            raise ValueError("no digest was asked for when the bytes were hashed")
+        return Digest(self.algorithm, hashed.digest())
+
+
 @dataclass(frozen=True)
 class Digest:
     """The digest of some bytes under `algorithm`; two are equal when both parts are."""
@@ -70,4 +95,4 @@ class Digest:
         return self.value.hex()
 
 
-__all__ = ["ALGORITHMS", "Crc32", "Digest", "Hasher", "hasher"]
+__all__ = ["ALGORITHMS", "Crc32", "Digest", "Hasher", "Hashes", "hasher"]

@@ -70,6 +70,12 @@ def assert_stored(server: Harness, headers: Headers, url: str, data: bytes) -> d
     return file
 
 
+def assert_the_only_file(server: Harness, headers: Headers, url: str) -> None:
+    """The upload at `url` is the user's one file (a concatenation's partials are none)."""
+    listed = server.client.http.get("/v1/files/?upload_status=all", headers=headers).json()
+    assert [f["id"] for f in listed["results"]] == [url.rsplit("/", 1)[1]]
+
+
 @pytest.fixture
 def user(live_server: Harness) -> Headers:
     return live_server.user("alice")
@@ -113,8 +119,7 @@ def test_tus_js_client_parallel_uploads_concatenate(
     result = tus_js(live_server, user, "parallel", data, tmp_path)
 
     assert_stored(live_server, user, result["url"], data)
-    listed = live_server.client.http.get("/v1/files/?upload_status=all", headers=user).json()
-    assert [f["id"] for f in listed["results"]] == [result["url"].rsplit("/", 1)[1]]
+    assert_the_only_file(live_server, user, result["url"])
 
 
 def test_tus_js_client_with_a_deferred_length(

@@ -43,6 +43,14 @@ def s3_object(harness: S3Harness, file_id: str) -> tuple[bytes, str]:
     return found["Body"].read(), found["ETag"].strip('"')
 
 
+def staged_upload(harness: S3Harness, headers: Headers) -> str:
+    """An upload in progress whose bytes are all in a staged tail; its path."""
+    http = harness.client.http
+    path = create(http, headers, 2 * PART)
+    assert patch(http, headers, path, 0, os.urandom(SMALL)).status_code == 204
+    return path
+
+
 def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -129,9 +137,7 @@ def test_another_instance_reports_and_continues_from_the_bytes_in_s3(
 def test_termination_aborts_the_multipart_upload_and_frees_the_staging_disk(
     s3_api: S3Harness, alice: Headers
 ) -> None:
-    http = s3_api.client.http
-    path = create(http, alice, 2 * PART)
-    assert patch(http, alice, path, 0, os.urandom(SMALL)).status_code == 204
+    http, path = s3_api.client.http, staged_upload(s3_api, alice)
 
     assert http.delete(path, headers=tus(alice)).status_code == 204
 
@@ -143,9 +149,7 @@ def test_termination_aborts_the_multipart_upload_and_frees_the_staging_disk(
 def test_gc_aborts_an_expired_upload_and_removes_its_staged_tail(
     s3_api: S3Harness, alice: Headers
 ) -> None:
-    http = s3_api.client.http
-    path = create(http, alice, 2 * PART)
-    assert patch(http, alice, path, 0, os.urandom(SMALL)).status_code == 204
+    staged_upload(s3_api, alice)
     [tail] = s3_api.settings.tus_staging_dir.iterdir()
     s3_api.clock.advance(s3_api.settings.upload_expires_in + timedelta(seconds=1))
     past = (s3_api.clock.now() - 2 * s3_api.settings.upload_expires_in).timestamp()

@@ -18,7 +18,12 @@ import httpx2
 import pytest
 from tests.integration.http.server import serving, uvicorn_running
 from tests.integration.http.support import Harness, Headers, UploadClient
-from tests.integration.http.test_tus_clients import assert_stored, file_of, tus_js
+from tests.integration.http.test_tus_clients import (
+    assert_stored,
+    assert_the_only_file,
+    file_of,
+    tus_js,
+)
 from tests.integration.http.tus_support import OCTETS, create, patch, tus
 from tests.integration.s3.conftest import PART, S3Endpoint, s3_settings
 from tests.integration.s3.support import MiB
@@ -74,8 +79,7 @@ def test_tus_js_client_parallel_uploads_concatenate_on_s3(
     result = tus_js(live_s3, user, "parallel", data, tmp_path)
 
     assert_stored(live_s3, user, result["url"], data)
-    listed = live_s3.client.http.get("/v1/files/?upload_status=all", headers=user).json()
-    assert [f["id"] for f in listed["results"]] == [result["url"].rsplit("/", 1)[1]]
+    assert_the_only_file(live_s3, user, result["url"])
 
 
 def test_tus_js_client_terminates_an_upload_on_s3(
