@@ -35,14 +35,16 @@ class InMemoryAppends:
         return found is not None and found.concat is Concat.PARTIAL
 
     def claim_append(
-        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime, tail: str = ""
     ) -> bool:
         with self._lock:
             upload, found = self._uploads.get(file_id), self._appends.get(file_id)
             held = self._leases.get(file_id)
             if upload is None or found is None or upload.status is not UploadStatus.UPLOADING:
                 return False
-            if found.offset != offset or (held is not None and held[1] > now):
+            if found.offset != offset or found.tail != tail:
+                return False
+            if held is not None and held[1] > now:
                 return False
             self._leases[file_id] = (lease, until)
             return True

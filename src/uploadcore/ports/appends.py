@@ -28,13 +28,15 @@ class AppendRepository(Protocol):
         """The appending state of an upload, or None for an upload not filled by appends."""
 
     def claim_append(
-        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime, tail: str = ""
     ) -> bool:
         """Take the upload for one append at `offset` (a lease, held until `until`).
 
-        Only if the upload is `uploading`, its offset is `offset`, and no
-        other unexpired lease holds it: so two appends never interleave, in
-        whatever process. Returns False, changing nothing, otherwise.
+        Only if the upload is `uploading`, its offset is `offset`, its staged
+        tail is the one named `tail` (a new tail has a new name, so an append
+        elsewhere in between is seen even if the offset came back to the same
+        number), and no other unexpired lease holds it: so two appends never
+        interleave, in whatever process. Returns False, changing nothing, otherwise.
         """
 
     def renew_append(self, file_id: str, lease: str, until: datetime) -> bool:

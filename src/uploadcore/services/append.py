@@ -77,10 +77,11 @@ class AppendBytes:
         appending.check_room(content_length, size_limit(principal, self.policy))
         lease = secrets.token_hex(16)
         now = self.clock.now()
-        # The compare-and-set is on the offset as recorded: nothing moved since it was read.
+        # The compare-and-set is on the offset and tail as recorded: nothing moved since.
         if not await asyncio.to_thread(
-            self.appends.claim_append, file_id, recorded, lease, now, now + LEASE
-        ):
+            self.appends.claim_append,
+            file_id, recorded.offset, lease, now, now + LEASE, recorded.tail,
+        ):  # fmt: skip
             raise OffsetMismatch(
                 f"another request is appending to upload {file_id}, or it moved on"
             )
@@ -97,8 +98,8 @@ class AppendBytes:
 
     def _check(
         self, principal: Principal, file_id: str, offset: int, length: int | None
-    ) -> tuple[Upload, int, Appending]:
-        """The upload, its offset as recorded, and its appending as this process continues it."""
+    ) -> tuple[Upload, Appending, Appending]:
+        """The upload, its appending as recorded, and as this process continues it."""
         upload, recorded = appended_upload(self.repo, self.appends, principal, file_id)
         appending = self.store.visible(upload, recorded)
         if appending.concat is Concat.FINAL:
@@ -114,7 +115,7 @@ class AppendBytes:
                 principal.grant.limits.check_file(length, upload.file_content_type)
             appending = appending.with_length(length, limit)
         appending.check_offset(offset)
-        return upload, recorded.offset, appending
+        return upload, recorded, appending
 
     async def _receive(
         self, principal: Principal, upload: Upload, appending: Appending, lease: str,

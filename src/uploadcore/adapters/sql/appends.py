@@ -55,7 +55,7 @@ class AppendQueries:
         )
 
     def claim_append(
-        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime, tail: str = ""
     ) -> bool:
         uploading = (
             select(files.c.id)
@@ -67,6 +67,7 @@ class AppendQueries:
             .where(
                 appends.c.file_id == uploading,
                 appends.c.offset == offset,
+                appends.c.tail == tail,
                 or_(appends.c.lease.is_(None), appends.c.lease_until <= now),
             )
             .values(lease=lease, lease_until=until)
