@@ -25,9 +25,12 @@ name here) reports, and accepts PATCHes at, the offset the S3 parts reach,
 never the one it cannot serve; the client then sends the tail's bytes again
 (less than one part), and the tail left on the other machine is never used
 again (its name is no longer the recorded one; the next append there, the
-upload's end, or `gc` after `UPLOAD_EXPIRES_IN` removes it). So behind a load
-balancer, route a tus upload's requests to one instance (by URL) to avoid
-resending; correctness does not depend on it. Chunks of at least
+upload's end, or `gc` after `UPLOAD_EXPIRES_IN` removes it). An append's lease
+is claimed on the offset and the tail's name as read, so a machine that read
+the upload before another re-sent the tail never continues with its old one,
+even if the offset came back to the same number. Correctness does not depend
+on where requests land; to avoid the resend, route a tus upload's requests to
+one instance (by URL) behind a load balancer. Chunks of at least
 `MIN_PART_SIZE` leave no tail at all: each PATCH ends in a part.
 
 Completion is CompleteMultipartUpload of the recorded parts: S3 checks their
