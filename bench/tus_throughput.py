@@ -114,7 +114,13 @@ def part_upload(auth: dict[str, str], chunk: int) -> Upload:
         refs = []
         for n, url in enumerate(started["presigned_urls"]):
             answer = http.put(url["url"], content=data[n * chunk : (n + 1) * chunk])
-            refs.append({"part_number": n + 1, "etag": answer.json()["etag"]})
+            if answer.status_code != 200:
+                raise BenchError(f"part {n + 1}: {answer.status_code} {answer.text[:200]}")
+            if answer.headers.get("content-type", "").startswith("application/json"):
+                etag = answer.json()["etag"]
+            else:  # S3 answers a presigned PUT with the ETag header alone
+                etag = answer.headers["etag"].strip('"')
+            refs.append({"part_number": n + 1, "etag": etag})
         file_id = started["file_obj"]["id"]
         done = http.post(f"/v1/files/uploads/{file_id}/complete/", headers=auth,
                          json={"parts": refs})  # fmt: skip
