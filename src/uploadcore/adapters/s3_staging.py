@@ -128,9 +128,13 @@ class S3AppendWriter:
         self._segments: list[Path] = []
         staging.remove(self.upload.id, keep=at.appending.tail)  # what crashed writers left
         self._fd: int | None = None
-        self._open_segment()
-        if at.appending.staged:
-            self._copy_tail()
+        try:
+            self._open_segment()
+            if at.appending.staged:
+                self._copy_tail()
+        except BaseException:
+            self.drop()
+            raise
 
     @property
     def digest(self) -> Digest:
@@ -209,7 +213,6 @@ class S3AppendWriter:
             try:
                 source = os.open(path, os.O_RDONLY)
             except FileNotFoundError:
-                self._close()
                 raise StorageUnavailable(
                     f"the staged tail of upload {self.upload.id} is gone from this machine"
                 ) from None

@@ -188,3 +188,22 @@ def test_concatenation_assembles_partials_in_s3_and_frees_them(
         key = s3_api.settings.aws_s3_key_prefix + file_id_of(path)
         assert "Contents" not in s3_api.s3.list_objects_v2(Bucket=s3_api.bucket, Prefix=key)
     assert s3_api.pending_uploads() == []
+
+
+def test_a_staged_tail_lost_with_its_disk_is_sent_again_nothing_else(
+    s3_api: S3Harness, alice: Headers
+) -> None:
+    http = s3_api.client.http
+    data = os.urandom(PART + SMALL)
+    path = create(http, alice, len(data))
+    assert patch(http, alice, path, 0, data[: PART + 1]).status_code == 204  # a part in S3
+    assert patch(http, alice, path, PART + 1, data[PART + 1 : PART + 2]).status_code == 204
+    for staged in s3_api.settings.tus_staging_dir.iterdir():
+        staged.unlink()  # the machine that held the tail was replaced
+
+    head = http.head(path, headers=tus(alice))
+
+    assert head.headers["upload-offset"] == str(PART + 1)
+    assert patch(http, alice, path, PART + 2, data[PART + 2 :]).status_code == 409
+    assert patch(http, alice, path, PART + 1, data[PART + 1 :]).status_code == 204
+    assert s3_object(s3_api, file_id_of(path))[0] == data
