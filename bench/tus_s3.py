@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace, root: Path, bucket: str) -> None:
                 http.delete(location.replace("/v1/tus/", "/v1/files/") + "/", headers=auth)
 
             tus, parts = tus_upload("/v1/tus/", auth, chunk), part_upload(auth, chunk)
-            contenders = [
+            contenders: list[tuple[str, Callable[[], float]]] = [
                 ("tus on S3", lambda: timed(http, tus, data, delete)),
                 ("parts on S3", lambda: timed(http, parts, data, delete)),
             ]

@@ -220,7 +220,7 @@ def compare(
 
         ours_tus = tus_upload("/v1/tus/", auth, chunk)
         node_tus = tus_upload("/files/", {}, chunk)
-        contenders = [
+        contenders: list[tuple[str, Callable[[], float]]] = [
             ("tus", lambda: timed(http, ours_tus, data, delete_ours)),
             ("parts", lambda: timed(http, part_upload(auth, chunk), data, delete_ours)),
             ("@tus/server", lambda: timed(node_http, node_tus, data, delete_node)),
