@@ -53,6 +53,8 @@ class Settings:
     data_dir: Path = Path("uploadcore-data")
     database_url: str = ""
     media_root: Path = Path()
+    # tus on S3: where appended bytes wait, on this machine's disk, until they make a part.
+    tus_staging_dir: Path = Path()
     secret_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     upload_storage_handler: Literal["local", "s3"] = "local"
@@ -92,6 +94,10 @@ class Settings:
         if self.media_root == Path():
             object.__setattr__(self, "media_root", self.data_dir / "media")
         object.__setattr__(self, "media_root", self.media_root.absolute())
+        staging = Path(self.tus_staging_dir)
+        if staging == Path():
+            staging = self.data_dir / "tmp" / "tus"
+        object.__setattr__(self, "tus_staging_dir", staging.absolute())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -242,6 +248,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "database_url": _database_url,
     "media_root": Path,
+    "tus_staging_dir": Path,
     "secret_key": _secret,
     "base_url": _url,
     "upload_storage_handler": _one_of("local", "s3"),

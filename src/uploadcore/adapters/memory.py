@@ -192,6 +192,8 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
                 return False
             del self._uploads[file_id]
             self._parts.pop(file_id, None)
+            self._appends.pop(file_id, None)  # as the database's foreign key cascades
+            self._next_parts.pop(file_id, None)
             return True
 
     # -- gc ---------------------------------------------------------------

@@ -361,7 +361,7 @@ def _appends(
     return Appends(
         start=start,
         append=AppendBytes(repo, repo, blobs, clock, policy, finish),
-        state=AppendedState(repo, repo),
+        state=AppendedState(repo, repo, blobs),
         concatenate=Concatenate(start, blobs, finish),
     )
 

@@ -14,13 +14,14 @@ from sqlalchemy.exc import OperationalError
 from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.sql import make_engine, upgrade
 from uploadcore.domain.errors import StorageUnavailable
+from uploadcore.domain.parts import PartLimits
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from uploadcore.adapters.s3 import S3BlobStore
+    from uploadcore.adapters.s3_append import S3StagingBlobStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def blob_store(settings: Settings) -> BlobStore:
     return s3_blob_store(settings)
 
 
-def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3BlobStore:
+def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3StagingBlobStore:
     """The S3 store `settings` describe, on `client` or on a new one from `s3_client`."""
     if not settings.aws_storage_bucket_name:
         raise SettingsError(
@@ -63,11 +64,18 @@ def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3BlobS
         raise SettingsError(
             "UPLOADCORE_PRESIGNED_URL_EXPIRES_IN: S3 presigned URLs last at most 7 days"
         )
-    from uploadcore.adapters.s3 import S3BlobStore  # boto3 loads only when S3 is chosen
+    # boto3 loads only when S3 is chosen
+    from uploadcore.adapters.s3_append import S3StagingBlobStore
 
-    return S3BlobStore(
+    return S3StagingBlobStore(
         client or s3_client(settings),
         settings.aws_storage_bucket_name,
+        staging_dir=settings.tus_staging_dir,
+        limits=PartLimits(
+            max_file_size=settings.max_file_upload_size,
+            min_part_size=settings.min_part_size,
+            max_parts=settings.max_parts,
+        ),
         key_prefix=settings.aws_s3_key_prefix,
         public_base_url=settings.public_base_url,
     )

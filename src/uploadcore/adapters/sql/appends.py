@@ -32,6 +32,8 @@ class AppendQueries:
                     partials=" ".join(appending.partials) or None,
                     fill=appending.fill.value,
                     size_limit=appending.limit,
+                    staged=appending.staged,
+                    tail=appending.tail,
                 )
             )
 
@@ -44,6 +46,8 @@ class AppendQueries:
             appends.c.partials,
             appends.c.fill,
             appends.c.size_limit,
+            appends.c.staged,
+            appends.c.tail,
         )
         with self._begin() as connection:
             row = connection.execute(query.where(appends.c.file_id == file_id)).first()
@@ -58,10 +62,12 @@ class AppendQueries:
             partials,
             Fill(row.fill),
             row.size_limit,
+            row.staged,
+            row.tail,
         )
 
     def claim_append(
-        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime, tail: str = ""
     ) -> bool:
         uploading = (
             select(files.c.id)
@@ -73,6 +79,7 @@ class AppendQueries:
             .where(
                 appends.c.file_id == uploading,
                 appends.c.offset == offset,
+                appends.c.tail == tail,
                 or_(appends.c.lease.is_(None), appends.c.lease_until <= now),
             )
             .values(lease=lease, lease_until=until)
@@ -93,6 +100,8 @@ class AppendQueries:
                 lease,
                 offset=appending.offset,
                 length=appending.length,
+                staged=appending.staged,
+                tail=appending.tail,
                 lease=None,
                 lease_until=None,
             )
@@ -122,6 +131,15 @@ class AppendQueries:
         )
         with self._begin() as connection:
             return connection.execute(statement).rowcount == 1
+
+    def reserve_part(self, file_id: str, lease: str) -> int | None:
+        with self._begin() as connection:
+            if not _update_leased(connection, file_id, lease, next_part=appends.c.next_part + 1):
+                return None
+            # Our own write, in our own transaction: the number just taken is one below.
+            taken = select(appends.c.next_part).where(appends.c.file_id == file_id)
+            number: int = connection.execute(taken).scalar_one() - 1
+            return number
 
     def _leased(self, file_id: str, lease: str, **values: Any) -> bool:
         with self._begin() as connection:
