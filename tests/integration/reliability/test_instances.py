@@ -199,7 +199,7 @@ async def load(
         done, _ = await asyncio.gather(
             asyncio.gather(*uploaded), asyncio.gather(*(one(u) for u in uploads))
         )
-        return done
+        return [dict(file) for file in done]
 
 
 def make_uploads(rng: random.Random) -> list[Upload]:
