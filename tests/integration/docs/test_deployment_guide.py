@@ -44,7 +44,7 @@ def commands() -> list[list[str]]:
         for line in text.splitlines():
             line = line.split("#")[0].replace("ExecStart=", "")
             words = shlex.split(line)
-            if words and words[0].endswith("bin/uploadcore") or words[:1] == ["uploadcore"]:
+            if words and (words[0] == "uploadcore" or words[0].endswith("/bin/uploadcore")):
                 found.append(words[1:])
     return found
 
