@@ -321,7 +321,9 @@ def run_scenario(tmp_path: Path, store: Store, database_url: str, s3: Any, bucke
         gc.failures += gc_too.failures
         # What gc could not reach yet (younger than its 5 s), it collects now.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and collected(gc) < (len(expired), ORPHANS):
+        while time.monotonic() < deadline and not all(
+            done >= due for done, due in zip(collected(gc), (len(expired), ORPHANS), strict=True)
+        ):
             gc.run_once()
             time.sleep(0.5)
         stages["gc"] = time.monotonic() - began
