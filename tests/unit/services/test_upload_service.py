@@ -853,16 +853,12 @@ def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
     assert store.objects == {}  # the final object does not outlive the abort
 
 
-class RefusedDuringAssembly(Wrapped):
+class RefusedDuringAssembly(DuringAssembly):
     """Storage that lets `meanwhile` happen during an assembly, then refuses it (503).
 
     Ceph RGW does so: a completion that meets an abort, or another completion
     of the same upload (from another instance), gets 500 "already in progress".
     """
-
-    def __init__(self, store: InMemoryBlobStore, meanwhile: Callable[[Upload], object]) -> None:
-        super().__init__(store)
-        self.meanwhile = meanwhile
 
     def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
         self.meanwhile(upload)
