@@ -271,14 +271,22 @@ def terminal_events(database_url: str) -> dict[str, Counter[str]]:
     return found
 
 
-def test_two_instances_on_one_database_and_bucket(tmp_path: Path, store: Store) -> None:
-    with fresh_postgres_database() as database_url:
-        s3 = bootstrap.s3_client(Settings(aws_s3_endpoint_url=store.url))
-        bucket = new_bucket(s3)
-        try:
-            run_scenario(tmp_path, store, database_url, s3, bucket)
-        finally:
-            drop_bucket(s3, bucket)
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own (skips, naming the variable, without one)."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+def test_two_instances_on_one_database_and_bucket(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    s3 = bootstrap.s3_client(Settings(aws_s3_endpoint_url=store.url))
+    bucket = new_bucket(s3)
+    try:
+        run_scenario(tmp_path, store, database_url, s3, bucket)
+    finally:
+        drop_bucket(s3, bucket)
 
 
 def run_scenario(tmp_path: Path, store: Store, database_url: str, s3: Any, bucket: str) -> None:
