@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.sql import make_engine, upgrade
@@ -43,6 +43,8 @@ def migrate(settings: Settings) -> None:
         upgrade(engine)
     except OperationalError as error:
         raise StorageUnavailable(f"cannot reach the database: {error.orig}") from error
+    except DBAPIError as error:  # refused: no privilege to create tables, a schema not ours...
+        raise StorageUnavailable(f"the database refused the migration: {error.orig}") from error
     finally:
         engine.dispose()
 

@@ -440,6 +440,45 @@ def test_serve_runs_the_api_in_a_real_process(run: Run, data_dir: Path, tmp_path
     assert key not in logged
 
 
+@pytest.mark.parametrize(
+    ("trusted", "client"),
+    [("127.0.0.1", "203.0.113.9"), ("10.0.0.0/8", "127.0.0.1"), ("*", "203.0.113.9")],
+)
+def test_serve_believes_forwarded_headers_from_the_proxies_it_is_told_to_trust(
+    data_dir: Path, tmp_path: Path, trusted: str, client: str
+) -> None:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(UPLOADCORE), "serve", "--port", "0", "--forwarded-allow-ips", trusted],
+            env=dict(os.environ),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = wait_for_listening(process, log)
+        wait_until_healthy(process, url, log)
+        forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+        answer = httpx2.get(f"{url}/openapi.json", headers=forwarded, trust_env=False)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=SERVER_START_TIMEOUT)
+
+    # The request's log line names the client: the proxy, or the one the proxy names if trusted.
+    (line,) = [x for x in log.read_text().splitlines() if "GET /openapi.json" in x]
+    assert json.loads(line)["client"] == client, line
+
+
+@pytest.mark.parametrize("value", ["nonsense", "10.0.0.1/8", " , "])
+def test_serve_refuses_a_trusted_proxy_that_is_no_address(run: Run, value: str) -> None:
+    result = run("serve", "--port", "0", "--forwarded-allow-ips", value)
+
+    assert result.exit_code == 2
+    assert "--forwarded-allow-ips" in result.stderr
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_serve_on_a_busy_port_fails_with_one_line_naming_it(run: Run, host: str) -> None:
     with socket.socket() as taken:

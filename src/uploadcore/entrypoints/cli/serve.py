@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import shutil
 import signal
@@ -42,8 +43,13 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; adapters/prom
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
     help="Worker processes sharing the port.",
 )  # fmt: skip
+@click.option(
+    "--forwarded-allow-ips", metavar="ADDRESSES", callback=lambda _c, _p, v: trusted_proxies(v),
+    help="Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated "
+    "addresses or networks, * for any. Default: $FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+)  # fmt: skip
 @one_line_errors
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     """Run the HTTP API (creates and migrates the embedded database on first start).
 
     The data directory is UPLOADCORE_DATA_DIR (./uploadcore-data by default);
@@ -62,6 +68,7 @@ def serve(host: str, port: int, workers: int) -> None:
       uploadcore serve
       uploadcore serve --host 0.0.0.0 --port 8080 --workers 4
       UPLOADCORE_BASE_URL=https://files.example.com uploadcore serve
+      uploadcore serve --host 0.0.0.0 --forwarded-allow-ips 10.0.0.0/8
     """
     import uvicorn
 
@@ -84,6 +91,7 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=log_config(chosen_format(configured.log_format)), access_log=False,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=int(configured.shutdown_grace.total_seconds()),
+        proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
     )  # fmt: skip
     with metrics_directory():
         _run(uvicorn.Server(config), sock)
@@ -104,6 +112,24 @@ def metrics_directory() -> Iterator[None]:
         yield
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def trusted_proxies(value: str | None) -> str | None:
+    """The --forwarded-allow-ips value, checked: uvicorn would take a typo as a literal."""
+    if value is None or value.strip() == "*":
+        return value
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        parse = ipaddress.ip_network if "/" in item else ipaddress.ip_address
+        try:
+            parse(item)
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network (10.0.0.5, 10.0.0.0/8, or * for any)"
+            ) from None
+    if not items:
+        raise click.BadParameter("give at least one address, or * for any")
+    return ",".join(items)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

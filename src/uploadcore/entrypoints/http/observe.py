@@ -92,6 +92,7 @@ class Observe:
         if log.isEnabledFor(logging.INFO):
             fields = {
                 "request_id": exchange.request_id.decode(),
+                "client": (scope.get("client") or ("",))[0] or None,
                 "method": method,
                 "route": route,
                 "status": status,
