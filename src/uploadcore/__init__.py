@@ -27,6 +27,7 @@ _LAZY = {
     "LocalDiskBlobStore": "uploadcore.adapters.local",
     "HttpxWebhookSender": "uploadcore.adapters.webhooks",
     "S3BlobStore": "uploadcore.adapters.s3",
+    "S3StagingBlobStore": "uploadcore.adapters.s3_append",
     "ItsDangerousSigner": "uploadcore.adapters.signer",
     "SqlAlchemyRepository": "uploadcore.adapters.sql",
     "Settings": "uploadcore.settings",
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         SequentialIds,
     )
     from uploadcore.adapters.s3 import S3BlobStore
+    from uploadcore.adapters.s3_append import S3StagingBlobStore
     from uploadcore.adapters.signer import ItsDangerousSigner
     from uploadcore.adapters.sql import SqlAlchemyRepository
     from uploadcore.adapters.webhooks import HttpxWebhookSender

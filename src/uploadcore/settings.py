@@ -53,6 +53,8 @@ class Settings:
     data_dir: Path = Path("uploadcore-data")
     database_url: str = ""
     media_root: Path = Path()
+    # tus on S3: where appended bytes wait, on this machine's disk, until they make a part.
+    tus_staging_dir: Path = Path()
     secret_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
     upload_storage_handler: Literal["local", "s3"] = "local"
@@ -76,6 +78,12 @@ class Settings:
     webhook_timeout: timedelta = timedelta(seconds=10)
     webhook_backoff: timedelta = timedelta(seconds=5)
     webhook_max_attempts: int = 12
+    # Operations: /metrics needs `Authorization: Bearer <metrics_token>` when it is set;
+    # request logs are `json` or `text` (None: text on a terminal, else json); on SIGTERM
+    # requests in flight get `shutdown_grace` to finish before they are cut off.
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: Literal["json", "text"] | None = None
+    shutdown_grace: timedelta = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -86,6 +94,10 @@ class Settings:
         if self.media_root == Path():
             object.__setattr__(self, "media_root", self.data_dir / "media")
         object.__setattr__(self, "media_root", self.media_root.absolute())
+        staging = Path(self.tus_staging_dir)
+        if staging == Path():
+            staging = self.data_dir / "tmp" / "tus"
+        object.__setattr__(self, "tus_staging_dir", staging.absolute())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -98,7 +110,7 @@ class Settings:
             try:
                 values[name] = parse(_utf8(raw.strip()))
             except ValueError as error:
-                shown = "<hidden>" if name == "secret_key" else repr(raw)  # never echo a key
+                shown = "<hidden>" if name in _SECRETS else repr(raw)  # never echo a key
                 raise SettingsError(f"{PREFIX}{name.upper()}={shown}: {error}") from None
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.upload_storage_handler == "s3" and not settings.aws_storage_bucket_name:
@@ -196,6 +208,19 @@ def _secret(value: str) -> str:
     return value
 
 
+def _grace(value: str) -> timedelta:
+    duration = parse_duration(value)
+    if duration.total_seconds() > 3600:
+        raise ValueError("must be at most an hour")
+    return duration
+
+
+def _token(value: str) -> str:
+    if len(value) < 16 or not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError("must be at least 16 printable ASCII characters, without spaces")
+    return value
+
+
 def _one_of(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value not in choices:
@@ -223,6 +248,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "database_url": _database_url,
     "media_root": Path,
+    "tus_staging_dir": Path,
     "secret_key": _secret,
     "base_url": _url,
     "upload_storage_handler": _one_of("local", "s3"),
@@ -242,4 +268,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "webhook_timeout": _positive_duration,
     "webhook_backoff": _positive_duration,
     "webhook_max_attempts": _count,
+    "metrics_token": _token,
+    "log_format": _one_of("json", "text"),
+    "shutdown_grace": _grace,
 }
+#: Settings whose values are never shown in an error message.
+_SECRETS = frozenset({"secret_key", "metrics_token"})

@@ -231,6 +231,31 @@ def test_a_short_secret_key_is_refused_without_echoing_it() -> None:
     assert "hunter2" not in message
 
 
+def test_a_short_metrics_token_is_refused_without_echoing_it() -> None:
+    message = error_for(METRICS_TOKEN="scrape-me")
+
+    assert "UPLOADCORE_METRICS_TOKEN" in message
+    assert "scrape-me" not in message
+
+
+def test_operations_settings_have_their_defaults_and_parse() -> None:
+    assert from_env().metrics_token is None
+    assert from_env().log_format is None  # text on a terminal, else json
+    assert from_env().shutdown_grace == timedelta(seconds=30)
+    settings = from_env(METRICS_TOKEN="t" * 16, LOG_FORMAT="json", SHUTDOWN_GRACE="0")
+    assert settings.metrics_token == "t" * 16
+    assert "t" * 16 not in repr(settings)
+    assert settings.log_format == "json"
+    assert settings.shutdown_grace == timedelta(0)  # cut off at once
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("LOG_FORMAT", "yaml"), ("SHUTDOWN_GRACE", "2h"), ("SHUTDOWN_GRACE", "-1")]
+)
+def test_bad_operations_settings_are_named(name: str, value: str) -> None:
+    assert f"UPLOADCORE_{name}" in error_for(**{name: value})
+
+
 # -- CORS ----------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from uploadcore.adapters import local_leftovers
+from uploadcore.domain.append import Appending
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import (
     InsufficientStorage,
@@ -43,7 +44,7 @@ from uploadcore.domain.errors import (
 from uploadcore.domain.gc import Leftover
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Upload
-from uploadcore.ports.appends import AppendWriter
+from uploadcore.ports.appends import AppendAt, AppendWriter, Finished
 from uploadcore.ports.blobs import OpenedFile, PreparedUpload
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ class LocalDiskBlobStore:
     def __init__(self, media_root: Path | str, free: Callable[[Path], None] | None = None) -> None:
         self.root = Path(media_root)
         self._free = free or local_leftovers.remove_trash
+
+    def check_ready(self) -> None:
+        """The media root is a directory this process may write into (or may create)."""
+        path = self.root
+        while not path.exists() and path.parent != path:
+            path = path.parent  # the store makes the missing directories as it needs them
+        if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+            raise StorageUnavailable(f"the media directory is not writable (MEDIA_ROOT): {path}")
 
     # -- paths --------------------------------------------------------------
 
@@ -143,15 +152,18 @@ class LocalDiskBlobStore:
 
     # -- AppendsBytes (tus; see local_append.py) ------------------------------
 
-    def open_append(self, upload: Upload, offset: int, algorithm: str) -> AppendWriter:
+    def visible(self, upload: Upload, appending: Appending) -> Appending:
+        return appending  # every byte is in the store itself: nothing is staged
+
+    def open_append(self, at: AppendAt, algorithm: str | None) -> AppendWriter:
         from uploadcore.adapters import local_append
 
-        return local_append.open_append(self, upload, offset, algorithm)
+        return local_append.open_append(self, at, algorithm)
 
-    def finish_append(self, upload: Upload, size: int, md5: str | None = None) -> str:
+    def finish_append(self, upload: Upload, size: int, parts: Sequence[ReceivedPart]) -> Finished:
         from uploadcore.adapters import local_append
 
-        return local_append.finish_append(self, upload, size, md5)
+        return local_append.finish_append(self, upload, size, parts)
 
     def concatenate(self, upload: Upload, sources: Sequence[Upload]) -> None:
         from uploadcore.adapters import local_append

@@ -27,21 +27,23 @@ from uploadcore.adapters.local import (
     _translate,
     _write_atomically,
 )
-from uploadcore.domain.digest import Digest
+from uploadcore.domain.digest import Digest, Hashes
 from uploadcore.domain.errors import InvalidState, StorageUnavailable, UploadNotFound
+from uploadcore.domain.parts import ReceivedPart, multipart_etag
 from uploadcore.domain.upload import Upload
+from uploadcore.ports.appends import AppendAt, Finished, Kept
 
 APPEND_NAME = ".tmp-append"
-_HASH_CHUNK = 8 * 1024 * 1024
+_HASH_CHUNK = 1024 * 1024
 
 
 class LocalAppendWriter:
     """Appends to an upload's file from `offset`, hashing what it writes."""
 
-    def __init__(self, path: Path, offset: int, algorithm: str) -> None:
+    def __init__(self, path: Path, offset: int, algorithm: str | None, number: int) -> None:
         self.start = offset
-        self._hash = hashlib.new(algorithm, usedforsecurity=False)
-        self._algorithm = algorithm
+        self.number = number  # these bytes are part `number` of the upload (for its etag)
+        self._hashes = Hashes(md5=True, algorithm=algorithm)  # md5: the part's etag
         self._written = 0
         try:
             self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -66,7 +68,7 @@ class LocalAppendWriter:
 
     @property
     def digest(self) -> Digest:
-        return Digest(self._algorithm, self._hash.digest())
+        return self._hashes.digest()
 
     @property
     def written(self) -> int:
@@ -75,7 +77,7 @@ class LocalAppendWriter:
     def write(self, data: bytes | bytearray) -> None:
         if self._fd is None:
             raise ValueError("the append writer is closed")
-        self._hash.update(data)
+        self._hashes.update(data)
         view = memoryview(data)
         try:
             while view:
@@ -85,7 +87,7 @@ class LocalAppendWriter:
         except OSError as error:
             raise _translate(error, "append to an upload") from error
 
-    def keep(self) -> int:
+    def keep(self, last: bool) -> Kept:
         if self._fd is None:
             raise ValueError("the append writer is closed")
         try:
@@ -94,7 +96,13 @@ class LocalAppendWriter:
             self.drop()
             raise _translate(error, "store appended bytes") from error
         self._close()
-        return self.start + self._written
+        if not self._written:
+            return Kept(self.start)
+        md5 = self._hashes.md5
+        if md5 is None:
+            raise ValueError("the append writer hashed no md5")
+        part = ReceivedPart(self.number, md5.digest().hex(), self._written)
+        return Kept(self.start + self._written, parts=(part,))
 
     def drop(self) -> None:
         if self._fd is not None:
@@ -110,24 +118,44 @@ class LocalAppendWriter:
 
 
 def open_append(
-    store: LocalDiskBlobStore, upload: Upload, offset: int, algorithm: str
+    store: LocalDiskBlobStore, at: AppendAt, algorithm: str | None
 ) -> LocalAppendWriter:
-    return LocalAppendWriter(store.temp_dir(upload.upload_id) / APPEND_NAME, offset, algorithm)
+    path = store.temp_dir(at.upload.upload_id) / APPEND_NAME
+    number = max((p.part_number for p in at.parts), default=0) + 1
+    return LocalAppendWriter(path, at.appending.offset, algorithm, number)
 
 
 def finish_append(
-    store: LocalDiskBlobStore, upload: Upload, size: int, md5: str | None = None
-) -> str:
+    store: LocalDiskBlobStore, upload: Upload, size: int, parts: Sequence[ReceivedPart]
+) -> Finished:
+    """Rename the file into place; its etag is the multipart etag of its appends' md5s.
+
+    Each append's bytes are a part (recorded with its md5 as it was kept), so the
+    file is never read again. An upload whose parts do not add up to its bytes
+    (appended before parts were recorded) is hashed once, as one part.
+    """
+    if sum(p.size for p in parts) != size:
+        md5 = _finish(store, upload, size, hashed=True)
+        return Finished(multipart_etag([md5]), [ReceivedPart(1, md5, size)])
+    _finish(store, upload, size, hashed=False)
+    if not parts:  # an empty file: one empty part
+        empty = ReceivedPart(1, hashlib.md5(b"", usedforsecurity=False).hexdigest(), 0)
+        return Finished(multipart_etag([empty.etag]), [empty])
+    return Finished(multipart_etag([p.etag for p in parts]))
+
+
+def _finish(store: LocalDiskBlobStore, upload: Upload, size: int, *, hashed: bool) -> str:
+    """Move the file into place (durably); its md5 if `hashed`, else ""."""
     source = store.temp_dir(upload.upload_id) / APPEND_NAME
     target = store.path_of(upload.storage_key)
     with _os_errors(f"finish upload {upload.id}"):
         try:
             fd = os.open(source, os.O_RDWR)
         except FileNotFoundError:  # finished before: the file is in place
-            return md5 or _md5_of(target, size)
+            return _md5_of(target, size) if hashed else ""
         try:
             os.ftruncate(fd, size)
-            md5 = md5 or _md5_of_fd(fd, size)
+            md5 = _md5_of_fd(fd, size) if hashed else ""
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -10,7 +10,7 @@ import hashlib
 import heapq
 import itertools
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +30,7 @@ from uploadcore.domain.upload import Upload, UploadStatus, check_transition
 from uploadcore.ports.blobs import PreparedUpload
 from uploadcore.ports.gc import Keyset
 from uploadcore.ports.repository import UserAccount
+from uploadcore.ports.stats import OperationalStats
 
 
 class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemoryAppends):
@@ -44,6 +45,7 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
         self._users: dict[str, UserAccount] = {}  # name -> account
         self._keys: dict[str, str] = {}  # key hash -> name
         self._tokens: dict[str, UploadToken] = {}  # id -> token
+        self._gc_actions: dict[str, int] = {}  # gc's running totals, by kind
         InMemoryAppends.__init__(self)
 
     @contextmanager
@@ -77,6 +79,22 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
                 raise AlreadyExists(f"upload {upload.id} exists")
             self._uploads[upload.id] = upload
             self._parts[upload.id] = {}
+
+    def operational_stats(self) -> OperationalStats:
+        with self._lock:
+            live = [
+                u for u in self._uploads.values() if not u.status.is_terminal and u.deleted is None
+            ]
+            waiting = {d.event_id for d in self._deliveries.values() if d.status == "pending"}
+            oldest = min((self._events[e].timestamp for e in waiting), default=None)
+            gc = dict(self._gc_actions)
+        return OperationalStats(len(live), sum(u.file_size for u in live), oldest, gc)
+
+    def add_gc_actions(self, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            for kind, n in counts.items():
+                if n:
+                    self._gc_actions[kind] = self._gc_actions.get(kind, 0) + n
 
     def get(self, file_id: str) -> Upload | None:
         with self._lock:
@@ -174,6 +192,8 @@ class InMemoryRepository(InMemoryOutbox, InMemoryTokens, InMemoryUsers, InMemory
                 return False
             del self._uploads[file_id]
             self._parts.pop(file_id, None)
+            self._appends.pop(file_id, None)  # as the database's foreign key cascades
+            self._next_parts.pop(file_id, None)
             return True
 
     # -- gc ---------------------------------------------------------------

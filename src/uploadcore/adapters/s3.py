@@ -75,6 +75,11 @@ class S3BlobStore:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.presigner = Presigner(client)
 
+    def check_ready(self) -> None:
+        """HeadBucket: the bucket exists and these credentials reach it."""
+        with self._errors("reach the bucket"):
+            self.client.head_bucket(Bucket=self.bucket)
+
     def key_of(self, file_id: str) -> str:
         if not file_id or not all(c.isalnum() or c in "-_" for c in file_id):
             raise ValueError(f"not a safe object key component: {file_id!r}")

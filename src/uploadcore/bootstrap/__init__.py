@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from uploadcore.adapters.clock import RandomIds, SystemClock
 from uploadcore.adapters.signer import ItsDangerousSigner
@@ -27,13 +27,20 @@ from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
 from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.auth import Authenticator
-from uploadcore.ports.blobs import BlobStore, PostsForms, ReceivesParts, ServesFiles
+from uploadcore.ports.blobs import (
+    BlobStore,
+    ChecksReadiness,
+    PostsForms,
+    ReceivesParts,
+    ServesFiles,
+)
 from uploadcore.ports.clock import Clock, IdGenerator
 from uploadcore.ports.events import Outbox, WebhookSender
 from uploadcore.ports.gc import GcRepository
 from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository, UploadTokenRepository, UserRepository
 from uploadcore.ports.signer import Signer
+from uploadcore.ports.stats import CountsGcActions, OperationalStats, ReportsStats
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
 from uploadcore.services.append import AppendBytes, AppendedState
@@ -61,6 +68,9 @@ from uploadcore.services.urls import Urls
 from uploadcore.services.users import ApiKeyAuthenticator
 from uploadcore.services.webhooks import ManageWebhooks
 from uploadcore.settings import Settings
+
+if TYPE_CHECKING:
+    from uploadcore.adapters.prometheus import PrometheusMetrics
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +155,11 @@ class Uploadcore:
     appends: Appends | None = None
     # None when the repository keeps no appending state.
     uppy: Uppy | None = None
+    #: What `/readyz` checks, by name ("database", "storage"): each raises StorageUnavailable.
+    checks: Mapping[str, Callable[[], None]] = field(default_factory=dict)
+    #: The figures `/metrics` reads from the records; None when the repository has none.
+    stats: Callable[[], OperationalStats] | None = None
+    metrics: PrometheusMetrics | None = None
 
     def file_url(self, upload: Upload, links: Links) -> str | None:
         """A URL that fetches the completed file as it is; None before completion."""
@@ -175,7 +190,10 @@ class Uploadcore:
             from uploadcore.adapters.webhooks import HttpxWebhookSender  # httpx2 loads here
 
             sender = HttpxWebhookSender()
-        return self._deliverer(sender)
+        deliverer = self._deliverer(sender)
+        if self.metrics is not None:
+            deliverer.on_outcome = self.metrics.delivery
+        return deliverer
 
     def gc(self, purge_after: timedelta) -> GcService:
         """The gc use case, purging aborted and failed records older than `purge_after`."""
@@ -210,7 +228,7 @@ def build(settings: Settings, **given: Unpack[Adapters]) -> Uploadcore:
         sql = SqlAlchemyRepository(make_engine(settings.database_url))
         repo, health, close = sql, sql.ping, sql.engine.dispose
     elif isinstance(repo, SqlAlchemyRepository):
-        health = repo.ping  # /healthz checks the database an embedder hands us too
+        health = repo.ping  # /readyz checks the database an embedder hands us too
     users = given.get("users") or _users_of(repo)
     tokens = given.get("tokens") or _tokens_of(repo)
     authenticator = given.get("authenticator")
@@ -253,10 +271,17 @@ def _compose(
     reads_block: bool,
 ) -> Uploadcore:
     """Wire every use case to the ports it takes, and nothing else."""
+    from uploadcore.adapters.prometheus import process_metrics  # prometheus_client loads here
+
     policy = policy_from(settings)
     urls = Urls(blobs, signer, clock, policy)
     received = ReceivedParts(repo, blobs)
     events = Events(ids)
+    metrics = process_metrics()
+    events.hooks.on(None, metrics.upload_events(settings.upload_storage_handler))
+    checks = {"database": health}
+    if isinstance(blobs, ChecksReadiness):
+        checks["storage"] = blobs.check_ready
     aborter = Aborter(repo, blobs, clock, events)
     # Uploads filled by appending (tus) take no parts through the REST endpoints.
     appended = repo if isinstance(repo, AppendRepository) else None
@@ -275,7 +300,8 @@ def _compose(
     def gc(gc_policy: GcPolicy) -> GcService:
         if not isinstance(repo, GcRepository):
             raise UploadcoreError("this repository cannot be garbage-collected (no GcQueries)")
-        return GcService(repo, aborter, clock, gc_policy)
+        tally = repo.add_gc_actions if isinstance(repo, CountsGcActions) else None
+        return GcService(repo, aborter, clock, gc_policy, tally=tally)
 
     uppy = _uppy(repo, blobs, signer, clock, ids, policy, events, aborter)
     arrivals = None if uppy is None else uppy.arrivals
@@ -314,6 +340,9 @@ def _compose(
         reads_block=reads_block,
         appends=_appends(repo, blobs, clock, ids, policy, events),
         uppy=uppy,
+        checks=checks,
+        stats=repo.operational_stats if isinstance(repo, ReportsStats) else None,
+        metrics=metrics,
     )
 
 
@@ -332,7 +361,7 @@ def _appends(
     return Appends(
         start=start,
         append=AppendBytes(repo, repo, blobs, clock, policy, finish),
-        state=AppendedState(repo, repo),
+        state=AppendedState(repo, repo, blobs),
         concatenate=Concatenate(start, blobs, finish),
     )
 

@@ -9,19 +9,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from uploadcore.adapters.local import LocalDiskBlobStore
 from uploadcore.adapters.local_leftovers import BackgroundFreer
 from uploadcore.adapters.sql import make_engine, upgrade
 from uploadcore.domain.errors import StorageUnavailable
+from uploadcore.domain.parts import PartLimits
 from uploadcore.ports.blobs import BlobStore
 from uploadcore.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from uploadcore.adapters.s3 import S3BlobStore
+    from uploadcore.adapters.s3_append import S3StagingBlobStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def migrate(settings: Settings) -> None:
         upgrade(engine)
     except OperationalError as error:
         raise StorageUnavailable(f"cannot reach the database: {error.orig}") from error
+    except DBAPIError as error:  # refused: no privilege to create tables, a schema not ours...
+        raise StorageUnavailable(f"the database refused the migration: {error.orig}") from error
     finally:
         engine.dispose()
 
@@ -57,7 +60,7 @@ def blob_store(settings: Settings, *, free_in_background: bool = False) -> BlobS
     return s3_blob_store(settings)
 
 
-def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3BlobStore:
+def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3StagingBlobStore:
     """The S3 store `settings` describe, on `client` or on a new one from `s3_client`."""
     if not settings.aws_storage_bucket_name:
         raise SettingsError(
@@ -68,11 +71,18 @@ def s3_blob_store(settings: Settings, client: S3Client | None = None) -> S3BlobS
         raise SettingsError(
             "UPLOADCORE_PRESIGNED_URL_EXPIRES_IN: S3 presigned URLs last at most 7 days"
         )
-    from uploadcore.adapters.s3 import S3BlobStore  # boto3 loads only when S3 is chosen
+    # boto3 loads only when S3 is chosen
+    from uploadcore.adapters.s3_append import S3StagingBlobStore
 
-    return S3BlobStore(
+    return S3StagingBlobStore(
         client or s3_client(settings),
         settings.aws_storage_bucket_name,
+        staging_dir=settings.tus_staging_dir,
+        limits=PartLimits(
+            max_file_size=settings.max_file_upload_size,
+            min_part_size=settings.min_part_size,
+            max_parts=settings.max_parts,
+        ),
         key_prefix=settings.aws_s3_key_prefix,
         public_base_url=settings.public_base_url,
     )

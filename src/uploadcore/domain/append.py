@@ -46,7 +46,9 @@ class Appending:
     """The bytes an appended upload holds (`offset`) and its `length`, None until declared.
 
     `metadata` is kept as the client sent it (tus `Upload-Metadata`), so it
-    can be given back unchanged.
+    can be given back unchanged. On a store that keeps the last bytes on one
+    machine's disk until they make a part (S3), `staged` of the `offset`
+    bytes are there, in the staged tail named `tail`; the rest are in storage.
     """
 
     offset: int = 0
@@ -58,6 +60,8 @@ class Appending:
     #: The most bytes it may hold, fixed when it starts: for bytes that arrive
     #: without the caller's credential (token-signed part and form URLs).
     limit: int | None = None
+    staged: int = 0
+    tail: str = ""
 
     @classmethod
     def started(
@@ -125,6 +129,21 @@ class Appending:
 
     def advanced(self, received: int) -> Appending:
         return replace(self, offset=self.offset + received)
+
+    @property
+    def stored(self) -> int:
+        """The bytes in storage itself, which any machine can continue from."""
+        return self.offset - self.staged
+
+    def without_tail(self) -> Appending:
+        """As seen from a machine that does not hold the staged tail: it ends where storage does."""
+        return replace(self, offset=self.stored, staged=0, tail="")
+
+    def kept(self, offset: int, staged: int, tail: str) -> Appending:
+        """After an append: `offset` bytes held, the last `staged` of them in the tail `tail`."""
+        if not 0 <= staged <= offset - self.stored:
+            raise ValueError(f"{staged} staged bytes do not fit between {self.stored} and {offset}")
+        return replace(self, offset=offset, staged=staged, tail=tail if staged else "")
 
     def plan(self) -> PartPlan:
         """The plan of the finished upload: its bytes as one part."""

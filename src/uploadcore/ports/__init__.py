@@ -5,6 +5,7 @@ from __future__ import annotations
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import (
     BlobStore,
+    ChecksReadiness,
     PartWriter,
     PreparedUpload,
     PresignsUrls,
@@ -22,22 +23,27 @@ from uploadcore.ports.repository import (
     UserRepository,
 )
 from uploadcore.ports.signer import Signer, TokenClaims
+from uploadcore.ports.stats import CountsGcActions, OperationalStats, ReportsStats
 
 __all__ = [
     "Authenticator",
     "BlobStore",
+    "ChecksReadiness",
     "Clock",
+    "CountsGcActions",
     "EventRecord",
     "GcQueries",
     "GcRepository",
     "IdGenerator",
     "Keyset",
     "Links",
+    "OperationalStats",
     "Outbox",
     "PartWriter",
     "PreparedUpload",
     "PresignsUrls",
     "ReceivesParts",
+    "ReportsStats",
     "SendOutcome",
     "ServesFiles",
     "Signer",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from uploadcore.domain.append import Appending
 from uploadcore.domain.digest import Digest
-from uploadcore.domain.parts import PartPlan
+from uploadcore.domain.parts import PartPlan, ReceivedPart
 from uploadcore.domain.upload import Upload
 
 
@@ -27,13 +28,15 @@ class AppendRepository(Protocol):
         """The appending state of an upload, or None for an upload not filled by appends."""
 
     def claim_append(
-        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime, tail: str = ""
     ) -> bool:
         """Take the upload for one append at `offset` (a lease, held until `until`).
 
-        Only if the upload is `uploading`, its offset is `offset`, and no
-        other unexpired lease holds it: so two appends never interleave, in
-        whatever process. Returns False, changing nothing, otherwise.
+        Only if the upload is `uploading`, its offset is `offset`, its staged
+        tail is the one named `tail` (a new tail has a new name, so an append
+        elsewhere in between is seen even if the offset came back to the same
+        number), and no other unexpired lease holds it: so two appends never
+        interleave, in whatever process. Returns False, changing nothing, otherwise.
         """
 
     def renew_append(self, file_id: str, lease: str, until: datetime) -> bool:
@@ -53,6 +56,43 @@ class AppendRepository(Protocol):
         A compare-and-set from `uploading`; False, changing nothing, otherwise.
         """
 
+    def reserve_part(self, file_id: str, lease: str) -> int | None:
+        """A part number for the holder of `lease`, never handed out for this upload before.
+
+        So a writer that lost its lease (stalled past it) can only ever fill a
+        part number no one else uses, which is never recorded. None if the
+        lease is no longer ours.
+        """
+
+
+@dataclass(frozen=True)
+class AppendAt:
+    """Where an append starts, and what storage needs to continue the upload."""
+
+    upload: Upload
+    appending: Appending  # as this process sees it (`AppendsBytes.visible`): bytes go at its offset
+    parts: Sequence[ReceivedPart]  # the parts recorded for it (on a store that joins parts)
+    most: int  # the most bytes the upload may hold: its length, or the caller's limit
+    reserve: Callable[[], int]  # a fresh part number under the append's lease (or raises)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What an append made durable: the new offset, its staged tail, the parts it stored."""
+
+    offset: int
+    staged: int = 0
+    tail: str = ""
+    parts: Sequence[ReceivedPart] = ()  # to record with the new offset
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A finished appended upload's etag, and the parts to record that it is made of."""
+
+    etag: str
+    parts: Sequence[ReceivedPart] = ()
+
 
 class AppendWriter(Protocol):
     """Bytes being appended to an upload. Used from one thread at a time."""
@@ -62,14 +102,23 @@ class AppendWriter(Protocol):
 
     @property
     def digest(self) -> Digest:
-        """The digest (in the algorithm asked for) of the bytes written by this writer."""
+        """The digest of the bytes written by this writer, in the algorithm asked for.
+
+        Asked for only when the writer was opened with an algorithm.
+        """
 
     @property
     def written(self) -> int:
         """How many bytes this writer appended."""
 
-    def keep(self) -> int:
-        """Make every byte written durable (fsync) and close; returns the upload's new size."""
+    def keep(self, last: bool) -> Kept:
+        """Make every byte written durable and close; what to record.
+
+        Durable means in storage, or fsynced in a staged tail on this machine's
+        disk. With `last` (the bytes reach the upload's length) nothing is left
+        staged. On failure it keeps what it can: `Kept` never counts a byte
+        that is not durable.
+        """
 
     def drop(self) -> None:
         """Cut the upload back to where this writer began, and close. Idempotent."""
@@ -77,25 +126,39 @@ class AppendWriter(Protocol):
 
 @runtime_checkable
 class AppendsBytes(Protocol):
-    """A store the service appends uploads into itself (local disk)."""
+    """A store the service appends uploads into itself (local disk; S3 through a staging disk)."""
 
-    def open_append(self, upload: Upload, offset: int, algorithm: str) -> AppendWriter:
-        """Start appending at `offset`, dropping any bytes past it that no one acknowledged.
+    def visible(self, upload: Upload, appending: Appending) -> Appending:
+        """`appending` as this process can continue it.
 
-        InvalidState if the upload's storage is gone; StorageUnavailable if it holds
-        fewer than `offset` bytes.
+        As recorded, unless its staged tail is on another machine's disk (or
+        lost): then it ends where the bytes in storage end.
         """
 
-    def finish_append(self, upload: Upload, size: int, md5: str | None = None) -> str:
-        """Make the `size` bytes appended the upload's final file; returns their hex md5.
+    def open_append(self, at: AppendAt, algorithm: str | None) -> AppendWriter:
+        """Start appending at `at.appending.offset`, dropping bytes past it no one acknowledged.
+
+        `algorithm` is the one `digest` will be asked in (a client's checksum),
+        None when it will not be asked.
+
+        InvalidState if the upload's storage is gone; StorageUnavailable if it holds
+        fewer bytes than that.
+        """
+
+    def finish_append(self, upload: Upload, size: int, parts: Sequence[ReceivedPart]) -> Finished:
+        """Make the `size` bytes appended (and `parts`, as recorded) the upload's final file.
 
         `md5`: their md5, when the caller hashed every one of them as it wrote
         them (one writer from offset 0): they are then not read again.
         Durable when it returns; idempotent once the file is in place.
         """
 
-    def concatenate(self, upload: Upload, sources: Sequence[Upload]) -> None:
-        """Make the final files of `sources`, in order, the final file of `upload` (durable)."""
+    def concatenate(self, upload: Upload, sources: Sequence[Upload]) -> str | None:
+        """Make the final files of `sources`, in order, the final file of `upload` (durable).
+
+        Returns the file's etag when storage computes its own (S3), None when the
+        service is to compute the multipart etag of the sources' parts.
+        """
 
 
-__all__ = ["AppendRepository", "AppendWriter", "AppendsBytes"]
+__all__ = ["AppendAt", "AppendRepository", "AppendWriter", "AppendsBytes", "Finished", "Kept"]

@@ -176,3 +176,15 @@ class ServesFiles(Protocol):
 
     def open_file(self, upload: Upload) -> OpenedFile:
         """Open a completed upload's final file; UploadNotFound if it is no longer stored."""
+
+
+@runtime_checkable
+class ChecksReadiness(Protocol):
+    """A store that can say whether it is usable now (for `/readyz`)."""
+
+    def check_ready(self) -> None:
+        """Return if the store can be used now; StorageUnavailable naming the trouble if not.
+
+        Cheap and side-effect free (S3: HeadBucket; local disk: the root is a
+        writable directory), so a load balancer may call it every few seconds.
+        """

@@ -10,6 +10,7 @@ mismatch or a body past the upload's length or limit keeps nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from uploadcore.domain.errors import (
     UploadcoreError,
 )
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
-from uploadcore.ports.appends import AppendRepository, AppendsBytes, AppendWriter
+from uploadcore.ports.appends import AppendAt, AppendRepository, AppendsBytes, AppendWriter
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.appended import LEASE, Finisher, appended_upload, size_limit
@@ -41,9 +42,11 @@ class AppendedState:
 
     repo: UploadRepository
     appends: AppendRepository
+    store: AppendsBytes
 
     def __call__(self, principal: Principal, file_id: str) -> tuple[Upload, Appending]:
-        return appended_upload(self.repo, self.appends, principal, file_id)
+        upload, appending = appended_upload(self.repo, self.appends, principal, file_id)
+        return upload, self.store.visible(upload, appending)
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,17 @@ class AppendBytes:
         length: int | None = None,
         expected: Digest | None = None,
     ) -> tuple[Upload, Appending]:
-        upload, appending = await asyncio.to_thread(self._check, principal, file_id, offset, length)
+        upload, recorded, appending = await asyncio.to_thread(
+            self._check, principal, file_id, offset, length
+        )
         appending.check_room(content_length, size_limit(principal, self.policy))
         lease = secrets.token_hex(16)
         now = self.clock.now()
+        # The compare-and-set is on the offset and tail as recorded: nothing moved since.
         if not await asyncio.to_thread(
-            self.appends.claim_append, file_id, offset, lease, now, now + LEASE
-        ):
+            self.appends.claim_append,
+            file_id, recorded.offset, lease, now, now + LEASE, recorded.tail,
+        ):  # fmt: skip
             raise OffsetMismatch(
                 f"another request is appending to upload {file_id}, or it moved on"
             )
@@ -90,8 +97,10 @@ class AppendBytes:
 
     def _check(
         self, principal: Principal, file_id: str, offset: int, length: int | None
-    ) -> tuple[Upload, Appending]:
-        upload, appending = appended_upload(self.repo, self.appends, principal, file_id)
+    ) -> tuple[Upload, Appending, Appending]:
+        """The upload, its appending as recorded, and as this process continues it."""
+        upload, recorded = appended_upload(self.repo, self.appends, principal, file_id)
+        appending = self.store.visible(upload, recorded)
         if appending.concat is Concat.FINAL:
             raise Forbidden(
                 "a final concatenation is assembled from partial uploads, not appended to"
@@ -105,17 +114,23 @@ class AppendBytes:
                 principal.grant.limits.check_file(length, upload.file_content_type)
             appending = appending.with_length(length, limit)
         appending.check_offset(offset)
-        return upload, appending
+        return upload, recorded, appending
 
     async def _receive(
         self, principal: Principal, upload: Upload, appending: Appending, lease: str,
         body: AsyncIterable[bytes], expected: Digest | None,
     ) -> Appending:  # fmt: skip
-        algorithm = "md5" if expected is None else expected.algorithm
-        writer = await asyncio.to_thread(
-            self.store.open_append, upload, appending.offset, algorithm
+        algorithm = None if expected is None else expected.algorithm
+        limit = size_limit(principal, self.policy)
+        at = AppendAt(
+            upload,
+            appending,
+            await asyncio.to_thread(self.repo.parts, upload.id),
+            appending.length if appending.length is not None else limit,
+            functools.partial(self._reserve, upload.id, lease),
         )
-        room = appending.room(size_limit(principal, self.policy))
+        writer = await asyncio.to_thread(self.store.open_append, at, algorithm)
+        room = appending.room(limit)
         try:
             await pump(self._renewing(upload.id, lease, body), writer, room, keep_partial=True)
             if expected is not None and writer.digest != expected:
@@ -137,13 +152,25 @@ class AppendBytes:
     def _keep(
         self, upload: Upload, writer: AppendWriter, appending: Appending, lease: str
     ) -> Appending:
-        writer.keep()
-        appending = appending.advanced(writer.written)
+        """Make what arrived durable, then record it: the parts stored and the new offset."""
+        length = appending.length
+        kept = writer.keep(last=length is not None and appending.offset + writer.written == length)
+        appending = appending.kept(kept.offset, kept.staged, kept.tail)
         now = self.clock.now()
         expires_at = now + self.policy.upload_expires_in
-        if not self.appends.release_append(upload.id, lease, appending, expires_at, now):
-            raise OffsetMismatch(f"upload {upload.id} was taken by another request")
+        with self.repo.transaction() as tx:
+            appends = tx if isinstance(tx, AppendRepository) else self.appends
+            for part in kept.parts:
+                tx.record_part(upload.id, part, expires_at, now)
+            if not appends.release_append(upload.id, lease, appending, expires_at, now):
+                raise OffsetMismatch(f"upload {upload.id} was taken by another request")
         return appending
+
+    def _reserve(self, file_id: str, lease: str) -> int:
+        number = self.appends.reserve_part(file_id, lease)
+        if number is None:
+            raise OffsetMismatch(f"upload {file_id} was taken by another request")
+        return number
 
     def _release(self, file_id: str, lease: str, appending: Appending) -> None:
         """Drop the lease if it is still held (the offset stays as last recorded)."""

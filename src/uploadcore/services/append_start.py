@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from uploadcore.domain.append import Appending, Concat, Fill
-from uploadcore.domain.errors import InvalidState, TokenLimitReached
+from uploadcore.domain.errors import InvalidState, TokenLimitReached, UploadcoreError
 from uploadcore.domain.events import EventType
 from uploadcore.domain.metadata import MetadataUpdate, check_content_type
 from uploadcore.domain.parts import multipart_etag
@@ -18,6 +19,8 @@ from uploadcore.ports.repository import UploadRepository
 from uploadcore.services.appended import Finisher, appended_upload, size_limit
 from uploadcore.services.events import Events
 from uploadcore.services.records import UploadPolicy, find_upload
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,12 @@ class StartAppend:
 class Concatenate:
     """Make one completed file of the caller's finished partial uploads, in order (blocking).
 
-    The bytes are copied by the store (kernel copies on local disk); the etag
-    is the multipart etag of the partials' md5s, as if each were a part.
+    The bytes are copied by the store (kernel copies on local disk,
+    UploadPartCopy on S3); the etag is storage's own, or the multipart etag
+    of the partials' md5s, as if each were a part. The final file owns the
+    bytes from then on: the partials are marked deleted with the change that
+    completes it, and their bytes and records removed afterwards (`gc`
+    finishes a removal cut short).
     """
 
     start: StartAppend
@@ -147,16 +154,32 @@ class Concatenate:
         if principal.grant is not None:
             principal.grant.limits.check_file(appending.offset, content_type)
         upload, appending = start.create(principal, file_name, content_type, appending)
-        md5s = [p.etag for u, _ in found for p in start.repo.parts(u.id)]
-        self.store.concatenate(upload, [u for u, _ in found])
+        partials = [u for u, _ in found]
+        etag = self.store.concatenate(upload, partials)
+        if etag is None:
+            etag = multipart_etag([p.etag for u in partials for p in start.repo.parts(u.id)])
         event = None
         with start.repo.transaction() as tx:
             appends = tx if isinstance(tx, AppendRepository) else start.appends
             now = start.clock.now()
-            if appends.finish_appending(upload.id, appending.plan(), multipart_etag(md5s), now):
+            if appends.finish_appending(upload.id, appending.plan(), etag, now):
                 event = self.finish.completed(tx, upload.id, appending, now)
+                for partial in partials:
+                    tx.mark_deleted(partial.id, now)
         start.events.committed(event)
+        if event is not None:
+            self._free(partials)
         return find_upload(start.repo, upload.id), appending
+
+    def _free(self, partials: Sequence[Upload]) -> None:
+        """Remove the partials' bytes, then their records; `gc` finishes what fails here."""
+        for partial in partials:
+            try:
+                self.start.blobs.delete(partial)
+            except UploadcoreError:
+                log.warning("partial upload %s: bytes not freed yet", partial.id, exc_info=True)
+                continue
+            self.start.repo.remove(partial.id)
 
 
 __all__ = ["Concatenate", "NewAppend", "StartAppend"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from uploadcore.domain.append import Appending, Concat, Fill
 from uploadcore.domain.errors import UploadNotFound
 from uploadcore.domain.events import Event, EventType
-from uploadcore.domain.parts import ReceivedPart, multipart_etag
+from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendRepository, AppendsBytes
 from uploadcore.ports.clock import Clock
@@ -56,23 +57,27 @@ class Finisher:
     policy: UploadPolicy
     events: Events
 
-    def __call__(self, upload: Upload, appending: Appending, md5: str | None = None) -> Upload:
+    def __call__(
+        self, upload: Upload, appending: Appending, kept: Sequence[ReceivedPart] = ()
+    ) -> Upload:
         """Blocking. Idempotent: a racing finish of the same upload sees the same file.
 
-        The file's `upload.completed` event is written with the change that
-        completes it (a partial upload is no file: it has none).
+        `kept`: parts its last writer stored that are not recorded yet (a form's
+        one writer), recorded with the completion. The file's `upload.completed`
+        event is written with the change that completes it (a partial upload is
+        no file: it has none).
         """
-        md5 = self.store.finish_append(upload, appending.offset, md5)
-        part = ReceivedPart(1, md5, appending.offset)
+        parts = [*self.repo.parts(upload.id), *kept]
+        finished = self.store.finish_append(upload, appending.offset, parts)
         now = self.clock.now()
         event: Event | None = None
         with self.repo.transaction() as tx:
             # The repository that keeps both joins them in one unit of work.
             appends = tx if isinstance(tx, AppendRepository) else self.appends
-            if tx.record_part(upload.id, part, now + self.policy.upload_expires_in, now):
-                etag = multipart_etag([md5])
-                if appends.finish_appending(upload.id, appending.plan(), etag, now):
-                    event = self.completed(tx, upload.id, appending, now)
+            for part in (*kept, *finished.parts):
+                tx.record_part(upload.id, part, now + self.policy.upload_expires_in, now)
+            if appends.finish_appending(upload.id, appending.plan(), finished.etag, now):
+                event = self.completed(tx, upload.id, appending, now)
         self.events.committed(event)
         return find_upload(self.repo, upload.id)
 

@@ -12,6 +12,7 @@ from uploadcore.domain.errors import (
     InvalidInput,
     InvalidState,
     PartMissing,
+    StorageUnavailable,
     UploadcoreError,
     UploadNotFound,
 )
@@ -96,6 +97,14 @@ class CompleteUpload:
             stored_etag = self.blobs.assemble(upload, ordered)
         except PartMissing as missing:
             return self._after_missing_part(upload, refs, missing, settled is None)
+        except StorageUnavailable:
+            # Storage may refuse an assembly that another request made moot (Ceph RGW
+            # answers 500 to a completion while an abort or another completion of the
+            # upload, perhaps on another instance, holds it): a settled fate is the answer.
+            current = self.repo.get(upload.id)
+            if current is not None and current.status is UploadStatus.UPLOADING:
+                raise
+            return self._after_lost_race(upload, refs)
         etag = stored_etag or multipart_etag([p.etag for p in ordered])
         with self.repo.transaction() as tx:
             now = self.clock.now()

@@ -41,6 +41,13 @@ class DeliveryPolicy:
         return self.timeout + timedelta(seconds=5)
 
 
+_OUTCOMES = {
+    DeliveryStatus.DELIVERED: "delivered",
+    DeliveryStatus.PENDING: "retrying",
+    DeliveryStatus.FAILED: "failed",
+}
+
+
 class DeliverWebhooks:
     """The delivery worker. Its methods are coroutines; the database calls run on threads."""
 
@@ -53,6 +60,8 @@ class DeliverWebhooks:
         self.policy = policy
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Told each attempt's outcome: `delivered`, `retrying` or `failed` (given up).
+        self.on_outcome: Callable[[str], None] = lambda _outcome: None
 
     async def deliver_due(self) -> int:
         """Claim the deliveries due now (one batch) and make their attempts; how many."""
@@ -95,6 +104,7 @@ class DeliverWebhooks:
             )
         if not self.outbox.record_attempt(claimed, status, now, due, error):
             log.info("webhook %s: its claim was taken over meanwhile", claimed.event.id)
+        self.on_outcome(_OUTCOMES[status])
 
     async def _claim(self, limit: int, skip: tuple[str, ...]) -> list[Claimed]:
         now = self.clock.now()

@@ -26,7 +26,7 @@ from uploadcore.domain.errors import (
     UploadcoreError,
 )
 from uploadcore.domain.upload import Principal, Upload
-from uploadcore.ports.appends import AppendRepository, AppendsBytes
+from uploadcore.ports.appends import AppendAt, AppendRepository, AppendsBytes
 from uploadcore.ports.blobs import BlobStore, PostForm, PostsForms
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.links import Links
@@ -96,7 +96,8 @@ class ReceiveForm:
             raise TokenInvalid("the token was minted for another file")
         upload, appending = await asyncio.to_thread(self._claim, file_id, claims.upload_id)
         limit = appending.limit if appending.limit is not None else self.policy.limits.max_file_size
-        writer = await asyncio.to_thread(self.store.open_append, upload, 0, "md5")
+        at = AppendAt(upload, appending, (), limit, _one_writer)
+        writer = await asyncio.to_thread(self.store.open_append, at, None)
         try:
             try:
                 size = await pump(file, writer, limit)
@@ -104,14 +105,14 @@ class ReceiveForm:
                 raise FileTooLarge(
                     f"the file is larger than the maximum of {limit} bytes"
                 ) from None
-            await asyncio.to_thread(writer.keep)
+            kept = await asyncio.to_thread(writer.keep, True)
         except BaseException:
             await asyncio.to_thread(writer.drop)
             await asyncio.to_thread(self._abort, upload)
             raise
         finished = replace(appending, offset=size, length=size)
-        # The writer hashed every byte from offset 0: the file is not read again.
-        return await asyncio.to_thread(self.finish, upload, finished, writer.digest.value.hex())
+        # The writer hashed every byte as it wrote them: the file is not read again.
+        return await asyncio.to_thread(self.finish, upload, finished, kept.parts)
 
     def _claim(self, file_id: str, upload_id: str) -> tuple[Upload, Appending]:
         """The upload, taken for this one request (a lease on offset 0)."""
@@ -132,6 +133,11 @@ class ReceiveForm:
                 self.aborter.free(stopped.upload)
         except UploadcoreError:  # the request failed either way; gc frees what is left
             log.warning("upload %s: could not abort it", upload.id, exc_info=True)
+
+
+def _one_writer() -> int:
+    """Part numbers under a lease: a local form's one writer never asks for one."""
+    raise InvalidState("a form upload is received by one writer, on local storage")
 
 
 __all__ = ["FORM_PURPOSE", "ReceiveForm", "StartForm"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from uploadcore.domain.errors import UploadcoreError
+from uploadcore.domain.errors import StorageUnavailable, UploadcoreError
 from uploadcore.domain.events import EventType
 from uploadcore.domain.gc import (
     PURGEABLE,
@@ -79,8 +79,10 @@ class GcService:
         clock: Clock,
         policy: GcPolicy,
         batch_size: int = BATCH_SIZE,
+        tally: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         self.repo = repo
+        self.tally = tally  # keeps the running totals of what runs did (for /metrics)
         self.aborter = aborter
         self.blobs = aborter.blobs
         self.clock = clock
@@ -96,6 +98,8 @@ class GcService:
         self._sweep(now, report)
         self._finish_deletions(now, report)
         self._purge(now, report)
+        if not dry_run:
+            self._count(report)
         log.info(
             "gc%s: %d expired uploads aborted, %d leftovers removed, %d deletions finished, "
             "%d records purged, %d bytes freed, %d skipped, %d errors",
@@ -109,6 +113,22 @@ class GcService:
             report.errors,
         )
         return report
+
+    def _count(self, report: GcReport) -> None:
+        if self.tally is None:
+            return
+        counts = {
+            "upload_expired": report.expired,
+            "deletion_finished": report.deletions,
+            "record_purged": report.purged,
+            "skipped": report.skipped,
+            "error": report.errors,
+            **{f"leftover_{kind}": n for kind, n in report.leftovers.items()},
+        }
+        try:
+            self.tally(counts)
+        except StorageUnavailable as error:  # the run's work stands; only its tally is lost
+            log.warning("gc: could not add this run to the totals: %s", error.detail)
 
     # -- 1. expired uploads -------------------------------------------------
 

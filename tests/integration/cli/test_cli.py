@@ -351,6 +351,7 @@ def test_settings_shows_each_value_and_its_source_and_never_a_secret(
         "UPLOADCORE_MAX_PARTS": "500",
         "UPLOADCORE_SECRET_KEY": "k" * 40,
         "UPLOADCORE_DATABASE_URL": "postgresql+psycopg://app:s3cret@db/uploads",
+        "UPLOADCORE_METRICS_TOKEN": "m" * 32,
     }
 
     table = run("settings", env=env)
@@ -359,6 +360,9 @@ def test_settings_shows_each_value_and_its_source_and_never_a_secret(
     assert table.exit_code == 0, table.output
     assert "k" * 40 not in table.output + json.dumps(rows)
     assert "s3cret" not in table.output + json.dumps(rows)
+    assert "m" * 32 not in table.output + json.dumps(rows)
+    assert rows["UPLOADCORE_METRICS_TOKEN"]["value"] == "(set, hidden)"
+    assert rows["UPLOADCORE_SHUTDOWN_GRACE"]["value"] == "30s"
     assert rows["UPLOADCORE_MAX_PARTS"] == {
         "name": "UPLOADCORE_MAX_PARTS", "value": "500", "source": "UPLOADCORE_MAX_PARTS",
     }  # fmt: skip
@@ -431,9 +435,48 @@ def test_serve_runs_the_api_in_a_real_process(run: Run, data_dir: Path, tmp_path
     logged = log.read_text()
     assert f"listening on {url}" in logged
     assert "Application shutdown complete" in logged
-    assert "token=[redacted]" in logged
+    assert "/v1/files/presigned-uploads/{file_id}/upload-part/{part_number}/" in logged  # a route
     assert not any(token in logged for token in tokens), "a URL token reached the log"
     assert key not in logged
+
+
+@pytest.mark.parametrize(
+    ("trusted", "client"),
+    [("127.0.0.1", "203.0.113.9"), ("10.0.0.0/8", "127.0.0.1"), ("*", "203.0.113.9")],
+)
+def test_serve_believes_forwarded_headers_from_the_proxies_it_is_told_to_trust(
+    data_dir: Path, tmp_path: Path, trusted: str, client: str
+) -> None:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(UPLOADCORE), "serve", "--port", "0", "--forwarded-allow-ips", trusted],
+            env=dict(os.environ),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = wait_for_listening(process, log)
+        wait_until_healthy(process, url, log)
+        forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+        answer = httpx2.get(f"{url}/openapi.json", headers=forwarded, trust_env=False)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=SERVER_START_TIMEOUT)
+
+    # The request's log line names the client: the proxy, or the one the proxy names if trusted.
+    (line,) = [x for x in log.read_text().splitlines() if "GET /openapi.json" in x]
+    assert json.loads(line)["client"] == client, line
+
+
+@pytest.mark.parametrize("value", ["nonsense", "10.0.0.1/8", " , "])
+def test_serve_refuses_a_trusted_proxy_that_is_no_address(run: Run, value: str) -> None:
+    result = run("serve", "--port", "0", "--forwarded-allow-ips", value)
+
+    assert result.exit_code == 2
+    assert "--forwarded-allow-ips" in result.stderr
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])

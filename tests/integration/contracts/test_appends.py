@@ -117,3 +117,45 @@ def test_partial_uploads_are_never_listed(repo: Repository, clock: FakeClock) ->
     listed = repo.list_files(FileFilter(status=None), None, 10)
 
     assert sorted(u.id for u in listed) == ["rest", "whole"]
+
+
+def test_a_staged_tail_is_kept_with_the_offset(repo: Repository, clock: FakeClock) -> None:
+    appended(repo, clock, length=100)
+    now = clock.now()
+    assert repo.claim_append("file-1", 0, "a", now, now + LEASE)
+
+    assert repo.release_append("file-1", "a", Appending(30, 100, staged=10, tail="t1"), now, now)
+
+    assert repo.appending("file-1") == Appending(30, 100, staged=10, tail="t1")
+
+
+def test_part_numbers_go_to_the_lease_holder_and_are_never_handed_out_twice(
+    repo: Repository, clock: FakeClock
+) -> None:
+    appended(repo, clock)
+    now = clock.now()
+    assert repo.reserve_part("file-1", "a") is None  # no lease, no number
+    assert repo.claim_append("file-1", 0, "stalled", now, now + LEASE)
+    taken = [repo.reserve_part("file-1", "stalled"), repo.reserve_part("file-1", "stalled")]
+
+    later = now + LEASE  # the stalled writer's lease ran out; the next one starts over
+    assert repo.claim_append("file-1", 0, "next", later, later + LEASE)
+
+    assert repo.reserve_part("file-1", "stalled") is None
+    assert [*taken, repo.reserve_part("file-1", "next")] == [1, 2, 3]
+
+
+def test_a_lease_is_only_for_the_staged_tail_as_it_was_read(
+    repo: Repository, clock: FakeClock
+) -> None:
+    appended(repo, clock, length=100)
+    now = clock.now()
+    assert repo.claim_append("file-1", 0, "a", now, now + LEASE)
+    assert repo.release_append("file-1", "a", Appending(30, 100, staged=30, tail="t1"), now, now)
+
+    # Another machine re-sent the tail's bytes: the same offset, a new tail.
+    assert repo.claim_append("file-1", 30, "b", now, now + LEASE, "t1")
+    assert repo.release_append("file-1", "b", Appending(30, 100, staged=30, tail="t2"), now, now)
+
+    assert not repo.claim_append("file-1", 30, "c", now, now + LEASE, "t1")
+    assert repo.claim_append("file-1", 30, "c", now, now + LEASE, "t2")

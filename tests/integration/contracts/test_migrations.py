@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, select
+from tests.integration.reliability.server import UPLOADCORE, fresh_postgres_database, server_env
 
 from uploadcore.adapters.sql import make_engine, migrate, upgrade
 from uploadcore.adapters.sql.engine import SQLITE_BUSY_TIMEOUT_MS
@@ -19,7 +21,7 @@ from uploadcore.adapters.sql.tables import metadata, users
 
 TABLES = {
     "users", "files", "parts", "upload_tokens", "events", "webhook_endpoints", "deliveries",
-    "appends",
+    "appends", "gc_actions",
 }  # fmt: skip
 
 
@@ -135,3 +137,29 @@ def test_a_sqlite_engine_uses_wal_a_busy_timeout_full_sync_and_foreign_keys(
     finally:
         engine.dispose()
     assert SQLITE_BUSY_TIMEOUT_MS >= 5_000
+
+
+@pytest.mark.postgres
+def test_instances_migrating_a_new_postgres_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Each `serve` migrates on start: several started together take turns, none fails."""
+    with fresh_postgres_database() as url:
+        env = server_env(tmp_path / "data", database_url=url)
+        upgrades = [
+            subprocess.Popen(
+                [str(UPLOADCORE), "db", "upgrade"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(4)
+        ]
+        outputs = [upgrade.communicate(timeout=60)[0].decode() for upgrade in upgrades]
+
+        assert [upgrade.returncode for upgrade in upgrades] == [0] * 4, outputs
+        assert all(out.endswith("database schema is up to date\n") for out in outputs), outputs
+        engine = make_engine(url)
+        try:
+            assert current_revision(engine) == head_revision(engine)
+            assert differences(engine) == []
+        finally:
+            engine.dispose()

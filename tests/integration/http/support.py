@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+from prometheus_client.parser import text_string_to_metric_families
 
 from uploadcore.adapters.memory import FakeClock
 from uploadcore.bootstrap import Uploadcore
@@ -73,6 +74,16 @@ def assert_problem(response: httpx2.Response, status: int, code: str) -> Json:
     assert isinstance(body["type"], str)
     assert "Traceback" not in response.text
     return body
+
+
+def metric(exposition: str, name: str, **labels: str) -> float:
+    """The sum of the samples `name` whose labels include `labels`, in a Prometheus text scrape."""
+    total = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
 
 
 def error_fields(response: httpx2.Response) -> set[str]:

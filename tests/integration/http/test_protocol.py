@@ -33,6 +33,13 @@ def test_healthz_answers_ok_with_and_without_the_slash(api: Harness) -> None:
         assert response.json() == {"status": "ok"}
 
 
+def test_readyz_names_each_dependency_it_checked(api: Harness) -> None:
+    response = api.client.http.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+
+
 def test_every_endpoint_answers_without_the_trailing_slash(api: Harness, alice: Headers) -> None:
     http = api.client.http
     initiated = http.post(
@@ -119,14 +126,18 @@ def test_an_unreachable_database_is_503_not_401(settings: Settings) -> None:
     core = bootstrap.build(down)
 
     with TestClient(create_app(down, core)) as client:
-        health = client.get("/healthz")
+        alive = client.get("/healthz")
+        ready = client.get("/readyz")
         initiate = client.post(
             "/v1/files/uploads/", headers={"Authorization": "Bearer uc_key"}, json={}
         )
 
-    assert_problem(health, 503, "storage_unavailable")
+    assert alive.status_code == 200  # liveness: the process answers; restarting it helps nothing
+    body = assert_problem(ready, 503, "not_ready")
+    assert body["checks"] == {"database": "down", "storage": "ok"}
+    assert body["detail"] == "the database is not available"
     assert_problem(initiate, 503, "storage_unavailable")
-    assert "nobody" not in health.text
+    assert "nobody" not in ready.text
 
 
 # -- the completion body -----------------------------------------------------------

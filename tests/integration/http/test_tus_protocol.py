@@ -5,14 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from tests.integration.http.support import Harness, Headers, md5_hex
 from tests.integration.http.tus_support import OCTETS, TUS, create, meta, patch, tus
 
+from uploadcore.adapters.sql import SqlAlchemyRepository
+from uploadcore.adapters.sql.tables import parts
+from uploadcore.domain.append import Appending
 from uploadcore.domain.grants import UploadLimits
+from uploadcore.domain.parts import multipart_etag
 from uploadcore.domain.upload import Principal
+from uploadcore.ports.appends import AppendAt
 
 
 def test_options_advertises_version_extensions_max_size_and_checksums(api: Harness) -> None:
@@ -26,7 +33,46 @@ def test_options_advertises_version_extensions_max_size_and_checksums(api: Harne
         "checksum", "termination", "concatenation",
     }  # fmt: skip
     assert response.headers["tus-max-size"] == str(api.settings.max_file_upload_size)
-    assert {"md5", "sha1"} <= set(response.headers["tus-checksum-algorithm"].split(","))
+    assert {"crc32", "md5", "sha1", "sha256"} == set(
+        response.headers["tus-checksum-algorithm"].split(",")
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "where", "override"),
+    [("GET", "creation", ""), ("PUT", "upload", ""), ("PROPFIND", "upload", ""),
+     ("POST", "upload", ""), ("POST", "creation", "GET")],
+)  # fmt: skip
+def test_a_wrong_method_is_a_tus_405_that_changes_nothing(
+    api: Harness, alice: Headers, method: str, where: str, override: str
+) -> None:
+    http = api.client.http
+    path = create(http, alice, 10)
+    extra = {"X-HTTP-Method-Override": override} if override else {}
+
+    response = http.request(
+        method, TUS if where == "creation" else path, headers=tus(alice, **extra), content=b"12"
+    )
+
+    assert response.status_code == 405
+    assert response.headers["tus-resumable"] == "1.0.0"
+    assert (override or method) not in response.headers["allow"].split(", ")
+    assert response.json()["code"] == "method_not_allowed"
+    assert http.head(path, headers=tus(alice)).headers["upload-offset"] == "0"
+
+
+def test_a_crc32_checksum_is_zlibs_as_4_bytes_big_endian(api: Harness, alice: Headers) -> None:
+    http = api.client.http
+    path = create(http, alice, 6)
+    crc = base64.b64encode(zlib.crc32(b"abc").to_bytes(4, "big")).decode()
+    wrong = base64.b64encode(zlib.crc32(b"abd").to_bytes(4, "big")).decode()
+
+    assert (
+        patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"crc32 {wrong}"}).status_code
+        == 460
+    )
+    ok = patch(http, alice, path, 0, b"abc", **{"Upload-Checksum": f"crc32 {crc}"})
+    assert ok.headers["upload-offset"] == "3"
 
 
 def test_a_request_without_or_with_another_version_is_412_and_does_nothing(
@@ -70,10 +116,8 @@ def test_an_upload_in_chunks_becomes_an_ordinary_completed_file(
     assert (file["file_name"], file["file_content_type"]) == ("a b.txt", "text/plain")
     assert file["upload_status"] == "completed"
     assert file["file_size"] == 3000
-    assert (
-        file["etag"]
-        == hashlib.md5(bytes.fromhex(md5_hex(data)), usedforsecurity=False).hexdigest() + "-1"
-    )
+    # Each PATCH's bytes count as a part, as if each were one (S3-style: md5 of the md5s).
+    assert file["etag"] == multipart_etag([md5_hex(data[:1000]), md5_hex(data[1000:])])
     assert api.client.download(file["url"]).content == data
     listed = http.get("/v1/files/", headers=alice).json()["results"]
     assert [f["id"] for f in listed] == [file_id]
@@ -246,6 +290,11 @@ def test_concatenation_assembles_partials_and_lists_only_the_final(
     md5s = b"".join(bytes.fromhex(md5_hex(p)) for p in pieces)
     assert listed[0]["etag"] == hashlib.md5(md5s, usedforsecurity=False).hexdigest() + "-2"
     assert api.client.download(listed[0]["url"]).content == b"".join(pieces)
+    for path in paths:  # the final owns the bytes: the partials are gone, record and file
+        assert http.head(path, headers=tus(alice)).status_code == 404
+        assert api.core.get_file.repo.get(path.rsplit("/", 1)[1]) is None
+    stored = [p for p in (api.media_root / "files").rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == [listed[0]["id"]]
 
 
 def test_upload_expires_slides_and_gc_aborts_an_expired_upload(
@@ -273,7 +322,8 @@ def test_gc_knows_an_append_in_progress_by_its_lock(api: Harness, alice: Headers
     upload = api.core.get_file(Principal("alice"), path.rsplit("/", 1)[1])
     store = api.core.appends
     assert store is not None
-    writer = store.append.store.open_append(upload, 0, "md5")
+    at = AppendAt(upload, Appending(), (), 10, lambda: 1)
+    writer = store.append.store.open_append(at, "md5")
     try:
         held = api.core.force_abort.aborter.held(upload)
         assert held is not None
@@ -332,3 +382,21 @@ def test_a_tus_upload_takes_no_parts_and_no_completion_through_the_rest_api(
     assert "tus" in complete.json()["detail"]
     assert http.head(path, headers=tus(alice)).headers["Upload-Offset"] == "8"
     assert api.client.state(alice, file_id).json()["upload_status"] == "uploading"
+
+
+def test_an_upload_whose_appends_were_not_recorded_as_parts_is_hashed_once_at_the_end(
+    api: Harness, alice: Headers
+) -> None:
+    http, data = api.client.http, os.urandom(3000)
+    path = create(http, alice, len(data))
+    assert patch(http, alice, path, 0, data[:1000]).status_code == 204
+    repo = api.core.get_file.repo
+    assert isinstance(repo, SqlAlchemyRepository)
+    with repo.engine.begin() as connection:  # as appended before appends were parts
+        connection.execute(parts.delete())
+
+    assert patch(http, alice, path, 1000, data[1000:]).status_code == 204
+
+    file = http.get(f"/v1/files/{path.rsplit('/', 1)[1]}/", headers=alice).json()
+    assert file["etag"] == multipart_etag([md5_hex(data)])
+    assert api.client.download(file["url"]).content == data

@@ -288,9 +288,14 @@ def test_enospc_inside_the_local_adapter_is_507_and_nothing_is_lost(
 
 
 def assert_unavailable(api: Harness, auth: Headers, started: Started) -> int:
-    """Every kind of request answers 503 storage_unavailable; how many were tried."""
+    """Every kind of request answers 503 storage_unavailable; how many were tried.
+
+    Readiness says which dependency is down; liveness stays 200 (a restart would not help).
+    """
+    assert api.client.http.get("/healthz").status_code == 200
+    ready = assert_problem(api.client.http.get("/readyz"), 503, "not_ready")
+    assert ready["checks"]["database"] == "down"
     answers = [
-        api.client.http.get("/healthz"),
         api.client.initiate(auth, request_for(b"new")),
         api.client.state(auth, started.file_id),
         api.client.put_part(started.urls[2], started.chunks[1]),
@@ -302,7 +307,7 @@ def assert_unavailable(api: Harness, auth: Headers, started: Started) -> int:
         body = assert_problem(answer, 503, "storage_unavailable")
         assert "sqlite" not in body["detail"].lower()
         assert "psycopg" not in body["detail"].lower()
-    return len(answers)
+    return len(answers) + 2
 
 
 def recovers(api: Harness, auth: Headers, started: Started) -> None:
@@ -310,7 +315,7 @@ def recovers(api: Harness, auth: Headers, started: Started) -> None:
     check_parts(api, auth, started, [1])
     put(api, started, 2)
     complete(api, auth, started)
-    assert api.client.http.get("/healthz").status_code == 200
+    assert api.client.http.get("/readyz").status_code == 200  # ready again, by itself
 
 
 class SqliteOutage:

@@ -94,6 +94,26 @@ def test_failures_are_retried_with_doubling_backoff_then_marked_failed(
     assert len({h["webhook-id"] for _, h, _ in sender.sent}) == 1  # the same id every time
 
 
+def test_each_attempt_s_outcome_is_told_retrying_failed_or_delivered(
+    world: World, clock: FakeClock
+) -> None:
+    hooks = ManageWebhooks(world.repo, clock, world.ids)
+    hooks.add("http://127.0.0.1:9/a")
+    world.initiate()
+    deliverer = worker(world.repo, clock, ScriptedSender([500, 500, 500, 500]))
+    outcomes: list[str] = []
+    deliverer.on_outcome = outcomes.append
+
+    for _ in range(4):
+        deliver(deliverer)
+        clock.advance(timedelta(hours=1))
+    hooks.add("http://127.0.0.1:9/b")
+    world.initiate()
+    deliver(deliverer)
+
+    assert outcomes == ["retrying", "retrying", "retrying", "failed", "delivered", "delivered"]
+
+
 def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt(
     world: World, clock: FakeClock
 ) -> None:

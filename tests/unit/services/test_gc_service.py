@@ -114,6 +114,35 @@ def test_gc_aborts_an_expired_upload_and_frees_its_parts(world: World) -> None:
     assert (report.expired, report.expired_bytes, report.errors) == (1, 8, 0)
 
 
+def test_each_run_adds_what_it_did_to_the_totals_a_dry_run_nothing(world: World) -> None:
+    totals: list[dict[str, int]] = []
+    world.gc.tally = lambda counts: totals.append(dict(counts))
+    world.start(parts=1)
+    world.start(parts=1)
+    world.clock.advance(EXPIRES_IN)
+
+    world.gc.collect(dry_run=True)
+    world.gc.collect()
+
+    [counts] = totals
+    assert counts["upload_expired"] == 2
+    assert counts["error"] == 0
+
+
+def test_a_run_whose_totals_cannot_be_written_still_did_its_work(world: World) -> None:
+    def unwritable(counts: object) -> None:
+        raise StorageUnavailable("the database is unavailable")
+
+    world.gc.tally = unwritable
+    upload = world.start(parts=1)
+    world.clock.advance(EXPIRES_IN)
+
+    report = world.gc.collect()
+
+    assert report.expired == 1
+    assert world.status(upload) is ABORTED
+
+
 def test_gc_leaves_an_upload_that_is_not_yet_expired(world: World) -> None:
     upload = world.start(parts=1)
     world.clock.advance(EXPIRES_IN - timedelta(seconds=1))

@@ -853,6 +853,63 @@ def test_an_abort_that_wins_the_race_with_assembly_keeps_the_upload_aborted(
     assert store.objects == {}  # the final object does not outlive the abort
 
 
+class RefusedDuringAssembly(DuringAssembly):
+    """Storage that lets `meanwhile` happen during an assembly, then refuses it (503).
+
+    Ceph RGW does so: a completion that meets an abort, or another completion
+    of the same upload (from another instance), gets 500 "already in progress".
+    """
+
+    def assemble(self, upload: Upload, parts: Sequence[ReceivedPart]) -> None:
+        self.meanwhile(upload)
+        raise StorageUnavailable("CompleteMultipartUpload answered InternalError, HTTP 500")
+
+
+def test_a_completion_refused_by_storage_while_an_abort_wins_is_an_invalid_state(
+    clock: FakeClock,
+) -> None:
+    store = InMemoryBlobStore()
+    world = World(clock, store=store)
+    world.use(RefusedDuringAssembly(store, lambda up: world.core.abort(ALICE, up.id)))
+    upload = world.initiate().upload
+    refs = world.send_all(upload)
+
+    with pytest.raises(InvalidState):  # 409, not 503: the upload is aborted, for good
+        world.core.complete(ALICE, upload.id, refs)
+    assert world.status(upload) is UploadStatus.ABORTED
+    assert store.objects == {}
+
+
+def test_a_completion_refused_by_storage_while_another_completes_it_answers_the_file(
+    clock: FakeClock,
+) -> None:
+    store = InMemoryBlobStore()
+    world = World(clock, store=store)
+    other = compose(POLICY, world.repo, store, clock, world.ids)  # another instance
+    upload = world.initiate().upload
+    refs = world.send_all(upload)
+    world.use(RefusedDuringAssembly(store, lambda up: other.complete(ALICE, up.id, refs)))
+
+    done = world.core.complete(ALICE, upload.id, refs)
+
+    assert done.status is UploadStatus.COMPLETED
+    assert done == world.repo.get(upload.id)
+    assert store.objects[done.storage_key] == DATA
+
+
+def test_a_completion_refused_by_storage_with_the_upload_still_open_is_unavailable(
+    clock: FakeClock,
+) -> None:
+    store = InMemoryBlobStore()
+    world = World(clock, store=store)
+    world.use(RefusedDuringAssembly(store, lambda up: None))
+    upload = world.initiate().upload
+
+    with pytest.raises(StorageUnavailable):
+        world.core.complete(ALICE, upload.id, world.send_all(upload))
+    assert world.status(upload) is UploadStatus.UPLOADING
+
+
 def test_a_part_sent_again_during_assembly_does_not_change_what_was_completed(
     clock: FakeClock,
 ) -> None:

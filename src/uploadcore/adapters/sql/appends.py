@@ -35,6 +35,8 @@ class AppendQueries:
                     partials=" ".join(appending.partials) or None,
                     fill=appending.fill.value,
                     size_limit=appending.limit,
+                    staged=appending.staged,
+                    tail=appending.tail,
                 )
             )
 
@@ -47,6 +49,8 @@ class AppendQueries:
             appends.c.partials,
             appends.c.fill,
             appends.c.size_limit,
+            appends.c.staged,
+            appends.c.tail,
         )
         row: tuple[Any, ...] | None
         if self._point_reads is not None:  # every tus HEAD reads it
@@ -57,7 +61,7 @@ class AppendQueries:
             row = None if found is None else tuple(found)
         if row is None:
             return None
-        offset, length, metadata, concat, partials, fill, size_limit = row
+        offset, length, metadata, concat, partials, fill, size_limit, staged, tail = row
         return Appending(
             offset,
             length,
@@ -66,10 +70,12 @@ class AppendQueries:
             tuple((partials or "").split()),
             Fill(fill),
             size_limit,
+            staged,
+            tail,
         )
 
     def claim_append(
-        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime
+        self, file_id: str, offset: int, lease: str, now: datetime, until: datetime, tail: str = ""
     ) -> bool:
         uploading = (
             select(files.c.id)
@@ -81,6 +87,7 @@ class AppendQueries:
             .where(
                 appends.c.file_id == uploading,
                 appends.c.offset == offset,
+                appends.c.tail == tail,
                 or_(appends.c.lease.is_(None), appends.c.lease_until <= now),
             )
             .values(lease=lease, lease_until=until)
@@ -101,6 +108,8 @@ class AppendQueries:
                 lease,
                 offset=appending.offset,
                 length=appending.length,
+                staged=appending.staged,
+                tail=appending.tail,
                 lease=None,
                 lease_until=None,
             )
@@ -130,6 +139,15 @@ class AppendQueries:
         )
         with self._begin() as connection:
             return connection.execute(statement).rowcount == 1
+
+    def reserve_part(self, file_id: str, lease: str) -> int | None:
+        with self._begin() as connection:
+            if not _update_leased(connection, file_id, lease, next_part=appends.c.next_part + 1):
+                return None
+            # Our own write, in our own transaction: the number just taken is one below.
+            taken = select(appends.c.next_part).where(appends.c.file_id == file_id)
+            number: int = connection.execute(taken).scalar_one() - 1
+            return number
 
     def _leased(self, file_id: str, lease: str, **values: Any) -> bool:
         with self._begin() as connection:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+#: The PostgreSQL advisory lock every uploadcore migration holds ("upld" in ASCII).
+MIGRATION_LOCK = 0x75706C64
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -31,13 +33,22 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (default: the newest). Safe to run again."""
+    """Bring the schema to `revision` (default: the newest). Safe to run again, and at once.
+
+    On PostgreSQL, several instances starting together (each `serve` migrates)
+    take turns: the first migrates while the others wait on an advisory lock
+    held until its transaction ends, then find the schema up to date. Without
+    it, they would race to create the same tables and all but one would fail.
+    A database already at the newest revision is left alone without Alembic.
+    """
     if revision == "head" and current_revision(engine) == head_revision():
         return
     from alembic import command
 
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -36,7 +36,7 @@ _FILE_BY_ID = (
 )
 _USER_BY_KEY = "SELECT name, is_admin FROM users WHERE key_hash = ?"
 _APPENDING = (
-    'SELECT "offset", length, metadata, concat, partials, fill, size_limit'
+    'SELECT "offset", length, metadata, concat, partials, fill, size_limit, staged, tail'
     " FROM appends WHERE file_id = ?"
 )
 _PARTS_OF_FILE = "SELECT part_number, etag, size FROM parts WHERE file_id = ? ORDER BY part_number"

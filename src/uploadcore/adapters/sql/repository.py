@@ -30,6 +30,7 @@ from uploadcore.adapters.sql.appends import AppendQueries, not_partial
 from uploadcore.adapters.sql.engine import IMMEDIATE, is_wal_sqlite
 from uploadcore.adapters.sql.outbox import SqlOutbox
 from uploadcore.adapters.sql.point_reads import SqlitePointReads
+from uploadcore.adapters.sql.stats import StatsQueries
 from uploadcore.adapters.sql.tables import UtcDateTime, files, parts
 from uploadcore.adapters.sql.tokens import TokenQueries
 from uploadcore.adapters.sql.users import UserQueries
@@ -46,8 +47,8 @@ from uploadcore.domain.upload import (
 from uploadcore.ports.gc import Keyset
 
 
-class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries, AppendQueries):
-    """Uploads, parts, users, upload tokens, appends and the outbox in a database."""
+class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries, AppendQueries, StatsQueries):
+    """Uploads, parts, users, upload tokens, appends, the outbox and its stats in a database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

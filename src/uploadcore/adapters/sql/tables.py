@@ -204,4 +204,17 @@ appends = Table(
     # and the most bytes they may hold, fixed when they start.
     Column("fill", String(16), nullable=False, server_default=""),
     Column("size_limit", BigInteger, nullable=True),
+    # Stores that stage the last bytes on one machine (S3): how many, and the tail's name.
+    Column("staged", BigInteger, nullable=False, server_default="0"),
+    Column("tail", String(64), nullable=False, server_default=""),
+    Column("next_part", Integer, nullable=False, server_default="1"),  # never handed out twice
+)
+
+# What every gc run did, in running totals by kind of action (`/metrics` reads them): gc
+# runs as its own process (cron), whose counters would otherwise end with it.
+gc_actions = Table(
+    "gc_actions",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )

@@ -10,9 +10,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import logging
+import ipaddress
 import os
+import shutil
+import signal
 import socket
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
     import uvicorn
 
 APP_FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's; adapters/prometheus.py reads it
 
 
 @click.command(short_help="Run the HTTP API.")
@@ -38,24 +44,37 @@ APP_FACTORY = "uploadcore.entrypoints.http.app:app_from_environment"
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
     help="Worker processes sharing the port.",
 )  # fmt: skip
+@click.option(
+    "--forwarded-allow-ips", metavar="ADDRESSES", callback=lambda _c, _p, v: trusted_proxies(v),
+    help="Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated "
+    "addresses or networks, * for any. Default: $FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+)  # fmt: skip
 @one_line_errors
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     """Run the HTTP API (creates and migrates the embedded database on first start).
 
     The data directory is UPLOADCORE_DATA_DIR (./uploadcore-data by default);
     part and download URLs start with UPLOADCORE_BASE_URL, by default the
-    address it listens on. Stop it with Ctrl-C (or SIGTERM): requests in
-    flight finish first.
+    address it listens on. Stop it with Ctrl-C (or SIGTERM): it stops
+    accepting connections and lets requests in flight (part uploads too)
+    finish for up to UPLOADCORE_SHUTDOWN_GRACE (30s), then exits.
+
+    It logs one line per request (UPLOADCORE_LOG_FORMAT: json, or text on a
+    terminal), serves Prometheus metrics at /metrics (summed over the
+    workers; UPLOADCORE_METRICS_TOKEN guards them), liveness at /healthz and
+    readiness (database and storage) at /readyz.
 
     \b
     Examples:
       uploadcore serve
       uploadcore serve --host 0.0.0.0 --port 8080 --workers 4
       UPLOADCORE_BASE_URL=https://files.example.com uploadcore serve
+      uploadcore serve --host 0.0.0.0 --forwarded-allow-ips 10.0.0.0/8
     """
     import uvicorn
 
     from uploadcore import bootstrap
+    from uploadcore.entrypoints.log_format import chosen_format, log_config
 
     configured = settings()
     tune_allocator()
@@ -67,15 +86,53 @@ def serve(host: str, port: int, workers: int) -> None:
     # Worker processes read their settings from the environment: hand them what we resolved.
     os.environ["UPLOADCORE_BASE_URL"] = base_url
     os.environ["UPLOADCORE_SECRET_KEY"] = prepared.secret_key or ""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     shown = "" if base_url == address else f", URLs under {base_url}"
     click.echo(f"uploadcore listening on {address}{shown}")
     config = uvicorn.Config(
         APP_FACTORY, factory=True, host=host, port=sock.getsockname()[1], workers=workers,
-        log_level="info", timeout_keep_alive=30,
+        log_config=log_config(chosen_format(configured.log_format)), access_log=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=int(configured.shutdown_grace.total_seconds()),
+        proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
         ws="none",  # the API has no WebSocket route: no websockets library in memory
     )  # fmt: skip
-    _run(uvicorn.Server(config), sock)
+    with metrics_directory():
+        _run(uvicorn.Server(config), sock)
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[None]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for the workers' metrics files, removed at exit.
+
+    Fresh at each start, so counters restart from zero as they do after any
+    restart, and a scrape sums only the processes of this run.
+    """
+    if "prometheus_client" in sys.modules:  # its mode is chosen at import: too late
+        fail("serve must start before prometheus_client is imported (metrics across workers)")
+    directory = tempfile.mkdtemp(prefix="uploadcore-metrics-")
+    os.environ[MULTIPROC_DIR] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def trusted_proxies(value: str | None) -> str | None:
+    """The --forwarded-allow-ips value, checked: uvicorn would take a typo as a literal."""
+    if value is None or value.strip() == "*":
+        return value
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        parse = ipaddress.ip_network if "/" in item else ipaddress.ip_address
+        try:
+            parse(item)
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r} is not an IP address or network (10.0.0.5, 10.0.0.0/8, or * for any)"
+            ) from None
+    if not items:
+        raise click.BadParameter("give at least one address, or * for any")
+    return ",".join(items)
 
 
 # glibc malloc: pieces of a request body (up to a few hundred KiB each, hundreds a second)
@@ -130,12 +187,19 @@ def _run(server: uvicorn.Server, sock: socket.socket) -> None:
         # Not `uvicorn.supervisors`: that also imports the reloader's watchfiles.
         from uvicorn.supervisors.multiprocess import Multiprocess
 
-        Multiprocess(server.config, sockets=[sock]).run()
+        Multiprocess(server.config, sockets=[sock]).run()  # SIGTERM: each worker drains
         return
+    # uvicorn drains on SIGTERM, then sends the signal again to the handler it found:
+    # this one makes that a clean exit, so the metrics directory is removed on the way out.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during the graceful shutdown
         server.run(sockets=[sock])
     if not server.started:
         fail("the server did not start (its log above says why)")
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _url_host(host: str) -> str:

@@ -83,8 +83,12 @@ def _secret(configured: Settings, given: bool) -> tuple[str, str]:
 
 
 def _text(name: str, value: object) -> str:
+    if name == "log_format" and value is None:
+        return "(text on a terminal, else json)"
     if value is None or value == ():
         return "(none)"
+    if name == "metrics_token":
+        return "(set, hidden)"
     if name in _SIZES and isinstance(value, int):
         return size_text(value)
     if isinstance(value, timedelta):

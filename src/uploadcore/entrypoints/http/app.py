@@ -18,6 +18,8 @@ from uploadcore.entrypoints.http.downloads import Downloads
 from uploadcore.entrypoints.http.files import Files
 from uploadcore.entrypoints.http.health import Health
 from uploadcore.entrypoints.http.logs import redact_access_logs
+from uploadcore.entrypoints.http.metrics import Metrics
+from uploadcore.entrypoints.http.observe import Observe
 from uploadcore.entrypoints.http.parts import Parts
 from uploadcore.entrypoints.http.problems import EXCEPTION_HANDLERS
 from uploadcore.entrypoints.http.timeouts import BodyTimeoutMiddleware
@@ -57,7 +59,8 @@ def create_app(
             yield
         core.close()
 
-    middleware = []
+    # Outermost: its request id and timing cover everything below, CORS answers included.
+    middleware = [Middleware(Observe, metrics=core.metrics)]
     if settings.cors_allow_origins:
         middleware.append(
             Middleware(
@@ -75,7 +78,17 @@ def create_app(
     # Files first: its details route is the hottest read, and Starlette tries routes in order.
     api = [
         route
-        for resource in (Files, Uploads, Parts, Downloads, UploadTokens, Health, Tus, UppyRoutes)
+        for resource in (
+            Files,
+            Uploads,
+            Parts,
+            Downloads,
+            UploadTokens,
+            Health,
+            Metrics,
+            Tus,
+            UppyRoutes,
+        )
         for route in resource(core).routes()
     ]
     app = Starlette(

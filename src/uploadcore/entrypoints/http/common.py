@@ -21,6 +21,7 @@ from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.errors import Forbidden, InvalidInput, NotAuthenticated
 from uploadcore.domain.upload import Principal, Upload
 from uploadcore.entrypoints.http import schemas
+from uploadcore.entrypoints.http.observe import USER
 from uploadcore.entrypoints.links import HttpLinks
 from uploadcore.services.upload_tokens import TOKEN_PREFIX
 
@@ -50,8 +51,11 @@ class Resource:
         """
         credential = credential_of(request.headers)
         if self.inline(credential):
-            return self.authenticate(credential, uploading=uploading)
-        return await run_in_threadpool(self.authenticate, credential, uploading=uploading)
+            principal = self.authenticate(credential, uploading=uploading)
+        else:
+            principal = await run_in_threadpool(self.authenticate, credential, uploading=uploading)
+        request.scope[USER] = principal.name  # for the request's log line
+        return principal
 
     async def read_as_caller(
         self,

@@ -367,6 +367,20 @@ class Health(TypedDict):
     status: Literal["ok"]
 
 
+Checks = Annotated[
+    dict[str, Literal["ok", "down"]],
+    Meta(description="Each dependency (`database`, `storage`) and its state.",
+         examples=[{"database": "ok", "storage": "ok"}]),
+]  # fmt: skip
+
+
+class Ready(TypedDict):
+    """Every dependency answers."""
+
+    status: Literal["ok"]
+    checks: Checks
+
+
 class FieldError(TypedDict):
     """One problem with one field of the request."""
 
@@ -394,3 +408,4 @@ class Problem(TypedDict):
             Meta(description="Every invalid field of the request (the first 20), at once."),
         ]
     ]
+    checks: NotRequired[Checks]  # /readyz: which dependency is down

@@ -245,10 +245,40 @@ PATHS: dict[str, dict[str, Operation]] = {
     "/healthz": {
         "get": Operation(
             "health",
-            "Liveness and database check",
-            "200 when the service answers and its database does; 503 otherwise.",
-            {200: Answer("Healthy.", m.Health)},
+            "Liveness",
+            "200 while the process answers, whatever its database and storage do: restart "
+            "the process only when this fails. Readiness is `/readyz`.",
+            {200: Answer("Alive.", m.Health)},
+            (),
+            auth="none",
+        )
+    },
+    "/readyz": {
+        "get": Operation(
+            "ready",
+            "Readiness: the database and the storage answer",
+            "200 when the database answers and the storage is usable (S3: HeadBucket on the "
+            "bucket; local disk: the media directory is writable); 503 `not_ready` naming "
+            "each dependency that is down, in `detail` and `checks`, until it is back. A "
+            "load balancer sends requests only to instances that answer 200.",
+            {200: Answer("Ready.", m.Ready)},
             (503,),
+            auth="none",
+        )
+    },
+    "/metrics": {
+        "get": Operation(
+            "metrics",
+            "Prometheus metrics",
+            "The Prometheus text exposition of this instance (every worker summed): requests "
+            "by route template, method and status, with latencies; uploads initiated, "
+            "completed, failed and aborted by storage and protocol; bytes received; part "
+            "upload and completion durations; webhook deliveries by outcome. Read from the "
+            "database, the same on every instance: uploads in progress and their sizes, and "
+            "the age of the oldest event a webhook still waits for. With METRICS_TOKEN set, "
+            "it needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).",
+            {200: Answer("The metrics.", binary="# TYPE uploadcore_http_requests_total counter")},
+            (401,),
             auth="none",
         )
     },
@@ -325,7 +355,8 @@ in any order) to the presigned URLs, then complete it; an interrupted upload res
 its file id (`GET /v1/files/uploads/{file_id}/`, then fresh URLs for the missing parts).
 
 - Authentication: `Authorization: Bearer <api key>` (the scheme name is case-insensitive), \
-except on the token-signed part and download URLs, `/healthz`, this document and `/docs`. \
+except on the token-signed part and download URLs, `/healthz`, `/readyz`, `/metrics` \
+(its own token when METRICS_TOKEN is set), this document and `/docs`. \
 A browser holds no API key: its backend mints it an upload token (`POST /v1/upload-tokens/`), \
 accepted on the upload endpoints only.
 - A user sees and changes only their own files (another user's file is 403, an unknown id \

@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from uploadcore.domain import errors as e
+from uploadcore.entrypoints.http.observe import where
 from uploadcore.entrypoints.http.responses import JsonResponse
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ async def on_uploadcore_error(request: Request, exc: Exception) -> Response:
     if status == 500:
         log.error("unmapped error %s: %s", type(exc).__name__, exc.detail)
     elif status >= 500:
-        log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
+        log.warning("%s %s: %s", request.method, where(request.scope), exc.detail)
     return problem(status, exc.code, exc.title, _bounded(exc.detail), **extra)
 
 
@@ -131,7 +132,7 @@ async def on_client_disconnect(request: Request, exc: Exception) -> Response:
     log.info(
         "client went away before the end of its request body: %s %s (nothing of it was kept)",
         request.method,
-        request.url.path,  # the path has the ids; the query, with any token, is left out
+        where(request.scope),
     )
     return problem(
         400, "client_disconnected", "Client disconnected", "the request body ended early"
@@ -139,7 +140,7 @@ async def on_client_disconnect(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unexpected error on %s %s", request.method, where(request.scope), exc_info=exc)
     return problem(500, "internal_error", "Internal server error", "an unexpected error occurred")
 
 

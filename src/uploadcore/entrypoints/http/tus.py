@@ -9,12 +9,13 @@ here is an ordinary upload, listed, downloaded, deleted and collected like any.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, request_response
+from starlette.types import Receive, Scope, Send
 
 from uploadcore.domain import errors as e
 from uploadcore.domain.append import Appending, Concat
@@ -25,14 +26,13 @@ from uploadcore.entrypoints.http.problems import problem, status_of
 from uploadcore.services.append_start import NewAppend
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-_METHODS = ["OPTIONS", "POST", "HEAD", "PATCH", "DELETE"]
 
 
 class Tus(Resource):
     def routes(self) -> list[BaseRoute]:
         appends = self.core.appends
         if appends is None:
-            return []  # storage takes no appends (S3, for now)
+            return []  # the store takes no appends (an embedder's own, or a bare S3BlobStore)
         self.appends = appends
         creation = {"OPTIONS": self.options, "POST": self.create}
         upload = {
@@ -41,14 +41,12 @@ class Tus(Resource):
             "PATCH": self.patch,
             "DELETE": self.terminate,
         }
+        # Every method reaches the tus frame, so a wrong one is a tus answer too (405).
         return [
-            SlashRoute(
-                th.TUS_PATH, self.dispatch(creation), methods=["OPTIONS", "POST"], name="tus"
-            ),
+            SlashRoute(th.TUS_PATH, _AnyMethod(creation, self.dispatch(creation)), name="tus"),
             SlashRoute(
                 th.TUS_PATH + "{file_id}",
-                self.dispatch(upload),
-                methods=_METHODS,
+                _AnyMethod([*upload, "POST"], self.dispatch(upload)),
                 name="tus_upload",
             ),
         ]
@@ -61,8 +59,11 @@ class Tus(Resource):
             if method == "POST" and "x-http-method-override" in request.headers:
                 method = request.headers["x-http-method-override"].strip().upper()
             handler = endpoints.get(method)
+            response: Response
             if handler is None:
-                response = _problem(e.InvalidInput(f"{method[:20]} is not a tus method here"), 405)
+                detail = f"{method[:20]} is not a tus method here"
+                response = problem(405, "method_not_allowed", "Method not allowed", detail)
+                response.headers["Allow"] = ", ".join(endpoints)
             elif method != "OPTIONS" and request.headers.get("tus-resumable") != th.TUS_VERSION:
                 response = _problem(e.InvalidInput("send Tus-Resumable: 1.0.0"), 412)
                 response.headers["Tus-Version"] = th.TUS_VERSION
@@ -185,6 +186,18 @@ class Tus(Resource):
 
     def location(self, request: Request, file_id: str) -> str:
         return f"{self.base_url(request.scope)}{th.TUS_PATH}{file_id}"
+
+
+class _AnyMethod:
+    """An endpoint as an ASGI app, so its route takes every method (Starlette's 405 has no
+    Tus-Resumable); the endpoint answers a method it does not serve itself."""
+
+    def __init__(self, methods: Iterable[str], endpoint: Endpoint) -> None:
+        self.methods = frozenset(methods)  # the ones it serves (for the OpenAPI document)
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def _problem(error: e.UploadcoreError, status: int | None = None) -> Response:

@@ -19,7 +19,7 @@ EXTENSIONS = (
     "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination,"
     "concatenation"
 )
-CHECKSUM_ALGORITHMS = ",".join(sorted(ALGORITHMS))  # md5, sha1, sha256
+CHECKSUM_ALGORITHMS = ",".join(sorted(ALGORITHMS))  # crc32, md5, sha1, sha256
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 TUS_PATH = "/v1/tus/"
 # What a browser may send and read (CORS), tus-js-client's list.

@@ -25,7 +25,12 @@ class Uploads(Resource):
                 by_method(GET=self.state, DELETE=self.abort),
                 methods=["GET", "DELETE"],
             ),
-            SlashRoute("/v1/files/uploads/{file_id}/complete/", self.complete, methods=["POST"]),
+            SlashRoute(
+                "/v1/files/uploads/{file_id}/complete/",
+                self.complete,
+                methods=["POST"],
+                name="complete_upload",
+            ),
             SlashRoute(
                 "/v1/files/uploads/{file_id}/presigned-urls/", self.refresh_urls, methods=["POST"]
             ),

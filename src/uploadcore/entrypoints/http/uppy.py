@@ -56,7 +56,10 @@ class UppyRoutes(Resource):
                 Route(f"{prefix}/multipart", self.create, methods=["POST"]),
                 Route(f"{prefix}/multipart/{{upload_id}}/batch", self.batch, methods=["GET"]),
                 Route(
-                    f"{prefix}/multipart/{{upload_id}}/complete", self.complete, methods=["POST"]
+                    f"{prefix}/multipart/{{upload_id}}/complete",
+                    self.complete,
+                    methods=["POST"],
+                    name="uppy_complete",
                 ),
                 Route(
                     f"{prefix}/multipart/{{upload_id}}/{{part_number}}", self.sign, methods=["GET"]
@@ -68,7 +71,9 @@ class UppyRoutes(Resource):
                 ),
             ]
         if uppy.receive_form is not None:
-            routes.append(SlashRoute(FORM_UPLOAD_PATH, self.receive_form, methods=["POST"]))
+            routes.append(
+                SlashRoute(FORM_UPLOAD_PATH, self.receive_form, methods=["POST"], name="uppy_form")
+            )
         return routes
 
     # -- who is asking ----------------------------------------------------------

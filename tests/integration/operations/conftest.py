@@ -1,0 +1,1 @@
+"""Operating `uploadcore serve`: metrics across workers, request logs, readiness, shutdown."""
