@@ -184,7 +184,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def _run(server: uvicorn.Server, sock: socket.socket) -> None:
     """What `uvicorn.run` does once it has bound its socket."""
     if server.config.workers > 1:
-        # Not `uvicorn.supervisors`: that also imports the reloader's watchfiles.
+        # The supervisor alone, not `uvicorn.supervisors` and its reloaders.
         from uvicorn.supervisors.multiprocess import Multiprocess
 
         Multiprocess(server.config, sockets=[sock]).run()  # SIGTERM: each worker drains
