@@ -21,7 +21,7 @@ from bench.harness import BenchError, wait_until
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 # The yardsticks run with what `uploadcore serve` gives uvicorn: uvloop, httptools, one
-# worker, an access log line per request at the info level (into the server's log file).
+# worker, no WebSockets, a log line per request (uvicorn's access log, in the server's log).
 UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--log-level", "info", "--ws", "none")
 UPLOADCORE = Path(sys.executable).with_name("uploadcore")
 START_TIMEOUT = 30.0
