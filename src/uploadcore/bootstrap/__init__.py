@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypedDict, Unpack
 from uploadcore.adapters.clock import RandomIds, SystemClock
 from uploadcore.adapters.signer import ItsDangerousSigner
 from uploadcore.adapters.sql import SqlAlchemyRepository, make_engine
+from uploadcore.bootstrap.protocols import Appends, Uppy, appends_of, uppy_of
 from uploadcore.bootstrap.setup import (
     blob_store,
     migrate,
@@ -25,12 +26,11 @@ from uploadcore.domain.events import EventType, RetryPolicy
 from uploadcore.domain.gc import GcPolicy
 from uploadcore.domain.parts import PartLimits
 from uploadcore.domain.upload import Upload
-from uploadcore.ports.appends import AppendRepository, AppendsBytes
+from uploadcore.ports.appends import AppendRepository
 from uploadcore.ports.auth import Authenticator
 from uploadcore.ports.blobs import (
     BlobStore,
     ChecksReadiness,
-    PostsForms,
     ReceivesParts,
     ServesFiles,
 )
@@ -43,16 +43,11 @@ from uploadcore.ports.signer import Signer
 from uploadcore.ports.stats import CountsGcActions, OperationalStats, ReportsStats
 from uploadcore.services.abort import AbortUpload, ForceAbort
 from uploadcore.services.aborting import Aborter
-from uploadcore.services.append import AppendBytes, AppendedState
-from uploadcore.services.append_start import Concatenate, StartAppend
-from uploadcore.services.appended import Finisher
-from uploadcore.services.arrivals import ArrivalWatch, CheckArrival
 from uploadcore.services.complete import CompleteUpload
 from uploadcore.services.deliver import DeliverWebhooks, DeliveryPolicy
 from uploadcore.services.download import OpenDownload
 from uploadcore.services.events import EventHandler, EventHooks, Events
 from uploadcore.services.files import DeleteFile, GetFile, UpdateFile
-from uploadcore.services.forms import ReceiveForm, StartForm
 from uploadcore.services.gc import GcService
 from uploadcore.services.initiate import BeforeInitiate, InitiateUpload
 from uploadcore.services.listing import ListFiles
@@ -86,31 +81,6 @@ class Adapters(TypedDict, total=False):
     ids: IdGenerator
     authenticator: Authenticator
     tokens: UploadTokenRepository
-
-
-@dataclass(frozen=True)
-class Appends:
-    """The use cases of uploads filled by appending (tus), where storage takes appends."""
-
-    start: StartAppend
-    append: AppendBytes
-    state: AppendedState
-    concatenate: Concatenate
-
-
-@dataclass(frozen=True)
-class Uppy:
-    """The use cases of Uppy's uploads of open length: multipart ones, and one-form ones.
-
-    `receive_form` where the service takes the form itself (local disk);
-    `arrivals` and `watch` where storage does (S3: POST policies).
-    """
-
-    start: StartAppend
-    start_form: StartForm
-    receive_form: ReceiveForm | None
-    arrivals: CheckArrival | None
-    watch: ArrivalWatch | None
 
 
 @dataclass(frozen=True)
@@ -303,7 +273,7 @@ def _compose(
         tally = repo.add_gc_actions if isinstance(repo, CountsGcActions) else None
         return GcService(repo, aborter, clock, gc_policy, tally=tally)
 
-    uppy = _uppy(repo, blobs, signer, clock, ids, policy, events, aborter)
+    uppy = uppy_of(repo, blobs, signer, clock, ids, policy, events, aborter)
     arrivals = None if uppy is None else uppy.arrivals
     return Uploadcore(
         settings=settings,
@@ -338,60 +308,11 @@ def _compose(
         health=health,
         close=close,
         reads_block=reads_block,
-        appends=_appends(repo, blobs, clock, ids, policy, events),
+        appends=appends_of(repo, blobs, clock, ids, policy, events),
         uppy=uppy,
         checks=checks,
         stats=repo.operational_stats if isinstance(repo, ReportsStats) else None,
         metrics=metrics,
-    )
-
-
-def _appends(
-    repo: UploadRepository,
-    blobs: BlobStore,
-    clock: Clock,
-    ids: IdGenerator,
-    policy: UploadPolicy,
-    events: Events,
-) -> Appends | None:
-    if not (isinstance(repo, AppendRepository) and isinstance(blobs, AppendsBytes)):
-        return None
-    start = StartAppend(repo, repo, blobs, clock, ids, policy, events)
-    finish = Finisher(repo, repo, blobs, clock, policy, events)
-    return Appends(
-        start=start,
-        append=AppendBytes(repo, repo, blobs, clock, policy, finish),
-        state=AppendedState(repo, repo, blobs),
-        concatenate=Concatenate(start, blobs, finish),
-    )
-
-
-def _uppy(
-    repo: UploadRepository,
-    blobs: BlobStore,
-    signer: Signer,
-    clock: Clock,
-    ids: IdGenerator,
-    policy: UploadPolicy,
-    events: Events,
-    aborter: Aborter,
-) -> Uppy | None:
-    if not isinstance(repo, AppendRepository):
-        return None
-    start = StartAppend(repo, repo, blobs, clock, ids, policy, events)
-    receive_form = arrivals = watch = None
-    if isinstance(blobs, PostsForms):
-        arrivals = CheckArrival(repo, repo, blobs, clock, events, aborter)
-        watch = ArrivalWatch(arrivals, clock)
-    elif isinstance(blobs, AppendsBytes):
-        finish = Finisher(repo, repo, blobs, clock, policy, events)
-        receive_form = ReceiveForm(repo, repo, blobs, signer, clock, policy, finish, aborter)
-    return Uppy(
-        start=start,
-        start_form=StartForm(start.open, blobs, signer, clock, policy),
-        receive_form=receive_form,
-        arrivals=arrivals,
-        watch=watch,
     )
 
 
