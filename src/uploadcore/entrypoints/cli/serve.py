@@ -74,6 +74,7 @@ def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -
     import uvicorn
 
     from uploadcore import bootstrap
+    from uploadcore.entrypoints.cli.serve_http import OneWriteHttpToolsProtocol
     from uploadcore.entrypoints.log_format import chosen_format, log_config
 
     configured = settings()
@@ -95,6 +96,7 @@ def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -
         timeout_graceful_shutdown=int(configured.shutdown_grace.total_seconds()),
         proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
         ws="none",  # the API has no WebSocket route: no websockets library in memory
+        http=OneWriteHttpToolsProtocol,  # an answer's head and body in one write
     )  # fmt: skip
     with metrics_directory(workers):
         _run(uvicorn.Server(config), sock)
