@@ -9,6 +9,7 @@ request's raw path and query string, where URL tokens live.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -22,7 +23,7 @@ _REQUEST_FIELDS = ("request_id", "user", "file_id", "bytes_in", "bytes_out")
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": _timestamp(record),
+            "time": _timestamp(record.created, record.msecs),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -33,6 +34,60 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+def write_info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> bool:
+    """Write an INFO record of `logger` straight as its JSON line, when that is all logging
+    would do with it; False (nothing written) when anything else would see it.
+
+    The request log writes one line per request: the LogRecord, the caller lookup and
+    the handler chain cost more than the request itself. This does what they would do
+    when the one handler `log_config("json")` installs is the only one the record
+    reaches, no filter on the logger or the handler: the same line, in the same stream,
+    under the handler's lock. Anything else (the text format, an embedder's handlers,
+    pytest's capture) goes through `logging` as usual.
+    """
+    handler = _only_json_handler(logger)
+    if handler is None:
+        return False
+    now = time.time()
+    line = orjson.dumps(
+        {
+            "time": _timestamp(now, int((now - int(now)) * 1000)),
+            "level": "INFO",
+            "logger": logger.name,
+            "message": message,
+            **fields,
+        },
+        default=str,
+    ).decode()
+    with handler.lock or contextlib.nullcontext():
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except Exception:  # logging's own rule: a log line never breaks the caller
+            return False  # logging writes it (or reports why it cannot)
+    return True
+
+
+def _only_json_handler(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+    if logger.filters:
+        return None
+    found: logging.StreamHandler[Any] | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if (
+                found is not None
+                or type(handler) is not logging.StreamHandler
+                or type(handler.formatter) is not JsonFormatter
+                or handler.filters
+                or handler.level > logging.INFO
+            ):
+                return None
+            found = handler
+        current = current.parent if current.propagate else None
+    return found
 
 
 class TextFormatter(logging.Formatter):
@@ -79,6 +134,14 @@ def log_config(format: str) -> dict[str, Any]:
     }
 
 
-def _timestamp(record: logging.LogRecord) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-    return f"{seconds}.{int(record.msecs):03d}Z"
+_last_second: tuple[int, str] = (-1, "")  # the last second formatted: lines come in bursts
+
+
+def _timestamp(created: float, msecs: float) -> str:
+    global _last_second  # a one-entry cache, replaced whole (thread-safe)
+    whole = int(created)
+    cached, seconds = _last_second
+    if cached != whole:
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second = (whole, seconds)
+    return f"{seconds}.{int(msecs):03d}Z"

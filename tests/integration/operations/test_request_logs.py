@@ -138,6 +138,9 @@ def test_a_whole_session_logs_each_request_and_never_a_secret(
     assert len(traced) == 1
     assert "/readyz/" in traced[0]
     assert any("alice" in line and "/complete/" in line for line in lines)
+    details = [line for line in lines if "GET /v1/files/{file_id}/ 200" in line]
+    assert details
+    assert all("alice" in line for line in details)  # the caller, on the hottest read too
 
 
 def access_lines(logged: str, log_format: str) -> list[str]:

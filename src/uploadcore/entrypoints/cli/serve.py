@@ -74,6 +74,7 @@ def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -
     import uvicorn
 
     from uploadcore import bootstrap
+    from uploadcore.entrypoints.cli.serve_http import OneWriteHttpToolsProtocol
     from uploadcore.entrypoints.log_format import chosen_format, log_config
 
     configured = settings()
@@ -95,18 +96,25 @@ def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -
         timeout_graceful_shutdown=int(configured.shutdown_grace.total_seconds()),
         proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
         ws="none",  # the API has no WebSocket route: no websockets library in memory
+        http=OneWriteHttpToolsProtocol,  # an answer's head and body in one write
     )  # fmt: skip
-    with metrics_directory():
+    with metrics_directory(workers):
         _run(uvicorn.Server(config), sock)
 
 
 @contextlib.contextmanager
-def metrics_directory() -> Iterator[None]:
+def metrics_directory(workers: int) -> Iterator[None]:
     """A fresh PROMETHEUS_MULTIPROC_DIR for the workers' metrics files, removed at exit.
 
     Fresh at each start, so counters restart from zero as they do after any
-    restart, and a scrape sums only the processes of this run.
+    restart, and a scrape sums only the processes of this run. One worker needs
+    none: its metrics live in its memory, where counting a request costs a
+    fraction of a microsecond instead of three locked writes to a mapped file.
     """
+    if workers == 1:
+        os.environ.pop(MULTIPROC_DIR, None)  # a directory of another run's files: not ours
+        yield
+        return
     if "prometheus_client" in sys.modules:  # its mode is chosen at import: too late
         fail("serve must start before prometheus_client is imported (metrics across workers)")
     directory = tempfile.mkdtemp(prefix="uploadcore-metrics-")

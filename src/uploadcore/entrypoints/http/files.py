@@ -16,6 +16,7 @@ from uploadcore.bootstrap import Uploadcore
 from uploadcore.domain.upload import Principal
 from uploadcore.entrypoints.http import file_schemas, schemas
 from uploadcore.entrypoints.http.common import Resource, SlashRoute, credential_of
+from uploadcore.entrypoints.http.observe import USER
 from uploadcore.entrypoints.http.responses import JsonResponse
 
 
@@ -70,6 +71,7 @@ class Files(Resource):
         links = self.links(scope)
 
         def details(principal: Principal) -> dict[str, Any]:  # a point read, an HMAC, a dict
+            scope[USER] = principal.name  # for the request's log line
             return self.file_json(self.core.get_file(principal, file_id), links)
 
         body = await self.read_as_caller(credential, details, never_waits=self.details_inline)

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uploadcore.adapters.prometheus import PROTOCOL, PrometheusMetrics
 from uploadcore.entrypoints.http.tus_headers import TUS_PATH
+from uploadcore.entrypoints.log_format import write_info_line
 
 log = logging.getLogger("uploadcore.access")
 
@@ -102,9 +103,9 @@ class Observe:
                 "user": scope.get(USER),
                 "file_id": scope.get("path_params", {}).get("file_id"),
             }
-            log.info(
-                "%s %s %d %.1fms", method, route, status, seconds * 1000, extra={"request": fields}
-            )
+            message = f"{method} {route} {status} {seconds * 1000:.1f}ms"
+            if not write_info_line(log, message, fields):
+                log.info("%s", message, extra={"request": fields})
 
     def _success(self, exchange: _Exchange, method: str, seconds: float) -> None:
         metrics = self.metrics

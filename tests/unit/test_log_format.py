@@ -1,0 +1,75 @@
+"""The request log's direct JSON line is the line logging's own handler would write."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from uploadcore.entrypoints.log_format import JsonFormatter, write_info_line
+
+FIELDS = {"request_id": "abc", "method": "GET", "route": "/v1/files/", "status": 200}
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    """A logger with the one handler `log_config("json")` makes, writing into a string.
+
+    Its own, not propagating, so that pytest's handlers can be taken off (`alone`).
+    """
+    made = logging.getLogger("uploadcore.test_access")
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    made.addHandler(handler)
+    made.propagate = False
+    made.setLevel(logging.INFO)
+    try:
+        yield made
+    finally:
+        made.removeHandler(handler)
+        made.propagate = True
+        made.filters.clear()
+
+
+def alone(logger: logging.Logger) -> None:
+    """Without the handlers pytest adds to the loggers it captures, during a test."""
+    logger.handlers[:] = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+
+
+def written(logger: logging.Logger) -> str:
+    stream = logger.handlers[0].stream  # type: ignore[attr-defined]
+    assert isinstance(stream, io.StringIO)
+    return stream.getvalue()
+
+
+def test_the_direct_line_is_the_formatters_line(logger: logging.Logger) -> None:
+    alone(logger)
+    logger.info("%s", "GET /v1/files/ 200 1.0ms", extra={"request": FIELDS})
+    assert write_info_line(logger, "GET /v1/files/ 200 1.0ms", FIELDS)
+    through_logging, direct = (json.loads(line) for line in written(logger).splitlines())
+    assert direct.pop("time")[:16] == through_logging.pop("time")[:16]  # the same minute
+    assert direct == through_logging
+    assert direct["logger"] == "uploadcore.test_access"
+    assert direct["level"] == "INFO"
+
+
+def test_anything_else_that_would_see_the_record_goes_through_logging(
+    logger: logging.Logger,
+) -> None:
+    alone(logger)
+    logger.addFilter(logging.Filter("nothing"))
+    assert not write_info_line(logger, "m", FIELDS)  # a filter on the logger
+    logger.filters.clear()
+    extra = logging.StreamHandler(io.StringIO())
+    logger.addHandler(extra)
+    assert not write_info_line(logger, "m", FIELDS)  # a second handler
+    logger.removeHandler(extra)
+    logger.propagate = True
+    assert not write_info_line(logger, "m", FIELDS)  # the root logger's handlers (pytest's)
+    logger.propagate = False
+    logger.handlers[0].setFormatter(logging.Formatter())
+    assert not write_info_line(logger, "m", FIELDS)  # not the JSON format
+    assert written(logger) == ""
