@@ -229,15 +229,28 @@ def node() -> str:
 def test_uppy_on_local_storage(node: str, tmp_path: Path) -> None:
     page_port = free_port()
     env = server_env(tmp_path / "data", cors_allow_origins=f"http://127.0.0.1:{page_port}")
+    upload_through_the_page(node, env, page_port, tmp_path, "local", tus=True)
+
+
+def upload_through_the_page(
+    node: str,
+    env: dict[str, str],
+    page_port: int,
+    tmp_path: Path,
+    storage: str,
+    *,
+    tus: bool = False,
+) -> None:
+    """Serve uploadcore with `env`, run every case in the page, check each through the API."""
     server = Server(env, tmp_path / "serve.log")
     (tmp_path / "files").mkdir()
     files = Files(tmp_path / "files")
     with running(server):
         api = Api(server.url, api_key(env, "alice"))
         with api.http:
-            cases = scenarios(api, files, tus=True)
+            cases = scenarios(api, files, tus=tus)
             outcomes = run_page(node, page_port, files.root, cases, tmp_path)
-            check(api, files, outcomes, "local")
+            check(api, files, outcomes, storage)
 
 
 class PostObjectCors:
@@ -308,12 +321,4 @@ def uppy_on_s3(node: str, moto_s3: str, origin: str, page_port: int, tmp_path: P
         aws_storage_bucket_name="uploads", aws_s3_endpoint_url=moto_s3,
     )  # fmt: skip
     env.update(FAKE_AWS_ENV)
-    server = Server(env, tmp_path / "serve.log")
-    (tmp_path / "files").mkdir()
-    files = Files(tmp_path / "files")
-    with running(server):
-        api = Api(server.url, api_key(env, "alice"))
-        with api.http:
-            cases = scenarios(api, files)
-            outcomes = run_page(node, page_port, files.root, cases, tmp_path)
-            check(api, files, outcomes, "s3")
+    upload_through_the_page(node, env, page_port, tmp_path, "s3")
