@@ -10,7 +10,6 @@ mismatch or a body past the upload's length or limit keeps nothing.
 from __future__ import annotations
 
 import asyncio
-import functools
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -29,7 +28,13 @@ from uploadcore.domain.upload import Principal, Upload, UploadStatus
 from uploadcore.ports.appends import AppendAt, AppendRepository, AppendsBytes, AppendWriter
 from uploadcore.ports.clock import Clock
 from uploadcore.ports.repository import UploadRepository
-from uploadcore.services.appended import LEASE, Finisher, appended_upload, size_limit
+from uploadcore.services.appended import (
+    LEASE,
+    Finisher,
+    appended_upload,
+    part_numbers,
+    size_limit,
+)
 from uploadcore.services.records import UploadPolicy, find_upload
 from uploadcore.services.streaming import pump
 
@@ -127,7 +132,7 @@ class AppendBytes:
             appending,
             await asyncio.to_thread(self.repo.parts, upload.id),
             appending.length if appending.length is not None else limit,
-            functools.partial(self._reserve, upload.id, lease),
+            part_numbers(self.appends, upload.id, lease),
         )
         writer = await asyncio.to_thread(self.store.open_append, at, algorithm)
         room = appending.room(limit)
@@ -165,12 +170,6 @@ class AppendBytes:
             if not appends.release_append(upload.id, lease, appending, expires_at, now):
                 raise OffsetMismatch(f"upload {upload.id} was taken by another request")
         return appending
-
-    def _reserve(self, file_id: str, lease: str) -> int:
-        number = self.appends.reserve_part(file_id, lease)
-        if number is None:
-            raise OffsetMismatch(f"upload {file_id} was taken by another request")
-        return number
 
     def _release(self, file_id: str, lease: str, appending: Appending) -> None:
         """Drop the lease if it is still held (the offset stays as last recorded)."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from uploadcore.domain.append import Appending, Concat, Fill
-from uploadcore.domain.errors import UploadNotFound
+from uploadcore.domain.errors import OffsetMismatch, UploadNotFound
 from uploadcore.domain.events import Event, EventType
 from uploadcore.domain.parts import ReceivedPart
 from uploadcore.domain.upload import Principal, Upload, UploadStatus
@@ -44,6 +44,21 @@ def appended_upload(
     if upload.status in (UploadStatus.ABORTED, UploadStatus.FAILED):
         raise UploadNotFound(f"no upload with id {file_id}")
     return upload, appending
+
+
+def part_numbers(appends: AppendRepository, file_id: str, lease: str) -> Callable[[], int]:
+    """Fresh part numbers for the holder of `lease` (`AppendAt.reserve`).
+
+    Each call raises OffsetMismatch once the lease is no longer ours.
+    """
+
+    def reserve() -> int:
+        number = appends.reserve_part(file_id, lease)
+        if number is None:
+            raise OffsetMismatch(f"upload {file_id} was taken by another request")
+        return number
+
+    return reserve
 
 
 @dataclass(frozen=True)
@@ -90,4 +105,4 @@ class Finisher:
         return self.events.record(tx, EventType.UPLOAD_COMPLETED, file_id, now)
 
 
-__all__ = ["LEASE", "Finisher", "appended_upload", "size_limit"]
+__all__ = ["LEASE", "Finisher", "appended_upload", "part_numbers", "size_limit"]

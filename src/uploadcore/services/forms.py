@@ -33,7 +33,7 @@ from uploadcore.ports.links import Links
 from uploadcore.ports.repository import UploadRepository
 from uploadcore.ports.signer import Signer, TokenClaims
 from uploadcore.services.aborting import Aborter
-from uploadcore.services.appended import LEASE, Finisher, size_limit
+from uploadcore.services.appended import LEASE, Finisher, part_numbers, size_limit
 from uploadcore.services.records import UploadPolicy, find_upload
 from uploadcore.services.streaming import pump
 
@@ -94,9 +94,9 @@ class ReceiveForm:
         claims = self.signer.verify(token, FORM_PURPOSE, self.clock.now())
         if claims.file_id != file_id:
             raise TokenInvalid("the token was minted for another file")
-        upload, appending = await asyncio.to_thread(self._claim, file_id, claims.upload_id)
+        upload, appending, lease = await asyncio.to_thread(self._claim, file_id, claims.upload_id)
         limit = appending.limit if appending.limit is not None else self.policy.limits.max_file_size
-        at = AppendAt(upload, appending, (), limit, _one_writer)
+        at = AppendAt(upload, appending, (), limit, part_numbers(self.appends, file_id, lease))
         writer = await asyncio.to_thread(self.store.open_append, at, None)
         try:
             try:
@@ -114,17 +114,18 @@ class ReceiveForm:
         # The writer hashed every byte as it wrote them: the file is not read again.
         return await asyncio.to_thread(self.finish, upload, finished, kept.parts)
 
-    def _claim(self, file_id: str, upload_id: str) -> tuple[Upload, Appending]:
-        """The upload, taken for this one request (a lease on offset 0)."""
+    def _claim(self, file_id: str, upload_id: str) -> tuple[Upload, Appending, str]:
+        """The upload, taken for this one request: it, its appending, and the lease on offset 0."""
         upload = find_upload(self.repo, file_id)
         appending = self.appends.appending(file_id)
         if upload.upload_id != upload_id or appending is None or appending.fill is not Fill.FORM:
             raise TokenInvalid("the token was minted for another upload")
         now = self.clock.now()
         upload.check_accepts_parts(now)
-        if not self.appends.claim_append(file_id, 0, secrets.token_hex(16), now, now + LEASE):
+        lease = secrets.token_hex(16)
+        if not self.appends.claim_append(file_id, 0, lease, now, now + LEASE):
             raise InvalidState(f"upload {file_id} is being received by another request")
-        return upload, appending
+        return upload, appending, lease
 
     def _abort(self, upload: Upload) -> None:
         try:
@@ -133,11 +134,6 @@ class ReceiveForm:
                 self.aborter.free(stopped.upload)
         except UploadcoreError:  # the request failed either way; gc frees what is left
             log.warning("upload %s: could not abort it", upload.id, exc_info=True)
-
-
-def _one_writer() -> int:
-    """Part numbers under a lease: a local form's one writer never asks for one."""
-    raise InvalidState("a form upload is received by one writer, on local storage")
 
 
 __all__ = ["FORM_PURPOSE", "ReceiveForm", "StartForm"]
