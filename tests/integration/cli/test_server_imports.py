@@ -2,7 +2,7 @@
 
 Checked in a fresh interpreter, as `uploadcore serve` builds its app: no
 boto3/botocore without S3, no Alembic once the database is at the newest
-revision, no httpx2 until a webhook is sent.
+revision, no PostgreSQL dialect on SQLite, no httpx2 until a webhook is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ["alembic", "boto3", "botocore", "httpx2", "mako", "moto", "rich", "websockets"]
+HEAVY = [
+    "alembic", "boto3", "botocore", "httpx2", "mako", "moto", "rich", "websockets",
+    "sqlalchemy.dialects.postgresql",  # a SQLite server needs SQLAlchemy's SQLite dialect only
+]  # fmt: skip
 
 SERVER = f"""
 import asyncio, json, os, sys

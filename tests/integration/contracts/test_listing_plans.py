@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, Select
+from sqlalchemy.dialects import sqlite
 
 from uploadcore.adapters.sql import SqlAlchemyRepository
 from uploadcore.adapters.sql.tables import UtcDateTime
@@ -63,7 +64,7 @@ def postgres_plan(connection: Connection, query: Select[Any]) -> list[str]:
     return [row[0] for row in rows]
 
 
-_SQLITE = SqlAlchemyRepository.__init__.__globals__["sqlite"].dialect()
+_SQLITE = sqlite.dialect()
 
 
 @pytest.mark.parametrize("position", POSITIONS.values(), ids=list(POSITIONS))

@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from tests.integration.reliability.server import UPLOADCORE, fresh_postgres_database, server_env
 
 from uploadcore.adapters.sql import make_engine, migrate, upgrade
@@ -88,6 +88,24 @@ def upgrade_to_previous(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "-1")
+
+
+def index_definition(engine: Engine, name: str) -> str:
+    query = {
+        "sqlite": "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name",
+        "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = :name",
+    }[engine.dialect.name]
+    with engine.connect() as connection:
+        return str(connection.execute(text(query), {"name": name}).scalar_one())
+
+
+def test_the_index_of_records_marked_deleted_is_partial_on_both_databases(engine: Engine) -> None:
+    # Alembic's comparison does not look at index predicates, and tables.py names the
+    # predicate for SQLite only (to keep the PostgreSQL dialect out of a SQLite server).
+    definition = index_definition(engine, "ix_files_deleted_id")
+
+    assert "WHERE" in definition.upper(), definition
+    assert "deleted IS NOT NULL" in definition, definition
 
 
 def test_upgrading_again_changes_nothing_and_keeps_the_data(engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,7 +23,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from uploadcore.adapters.sql import gc
@@ -52,10 +52,13 @@ class SqlAlchemyRepository(SqlOutbox, TokenQueries, UserQueries, AppendQueries, 
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+        # The dialect's own INSERT (ON CONFLICT); imported here, so a SQLite server never
+        # loads the PostgreSQL dialect and its drivers' modules (2 MiB).
+        on_sqlite = engine.dialect.name == "sqlite"
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{engine.dialect.name}")
         self._insert = dialect.insert
         # The reads on every request's path skip SQLAlchemy's execution layer on SQLite.
-        self._point_reads = SqlitePointReads(engine) if dialect is sqlite else None
+        self._point_reads = SqlitePointReads(engine) if on_sqlite else None
         self._wal = is_wal_sqlite(engine)
         self._connection: Connection | None = None
 
