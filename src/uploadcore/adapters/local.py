@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from uploadcore.adapters import local_leftovers
+from uploadcore.adapters.names import safe_name
 from uploadcore.domain.append import Appending
 from uploadcore.domain.digest import Digest
 from uploadcore.domain.errors import (
@@ -66,6 +67,7 @@ class LocalDiskBlobStore:
 
     def __init__(self, media_root: Path | str, free: Callable[[Path], None] | None = None) -> None:
         self.root = Path(media_root)
+        self._temp_root = self.root / TEMP_DIR
         self._free = free or local_leftovers.remove_trash
 
     def check_ready(self) -> None:
@@ -79,7 +81,7 @@ class LocalDiskBlobStore:
     # -- paths --------------------------------------------------------------
 
     def temp_dir(self, upload_id: str) -> Path:
-        return self.root / TEMP_DIR / _safe(upload_id)
+        return self._temp_root / _safe(upload_id)
 
     def path_of(self, storage_key: str) -> Path:
         """The final file of a storage key (`files/ab/abcd...`)."""
@@ -136,7 +138,9 @@ class LocalDiskBlobStore:
 
     def release_parts(self, upload: Upload) -> None:
         with _os_errors(f"free the parts of upload {upload.id}"):
-            trash = local_leftovers.move_to_trash(self.root, self.temp_dir(upload.upload_id))
+            # A string path: gc frees thousands of uploads whose directory is already gone.
+            directory = os.path.join(self._temp_root, _safe(upload.upload_id))
+            trash = local_leftovers.move_to_trash(self.root, directory)
         if trash is not None:
             self._free(trash)
 
@@ -358,11 +362,7 @@ def _part_name(part_number: int, etag: str) -> str:
     return f"{part_number:05d}.{_safe(etag)}"
 
 
-def _safe(name: str) -> str:
-    """Ids and md5s are hex or URL-safe: anything else must never become a path."""
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ValueError(f"not a safe path component: {name!r}")
-    return name
+_safe = safe_name  # ids and md5s are hex or URL-safe: anything else never becomes a path
 
 
 def _translate(error: OSError, action: str) -> Exception:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
+import random
 import shutil
 import threading
 from collections import deque
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from uploadcore.adapters.names import is_plain_name
 from uploadcore.domain.gc import Leftover
 
 TEMP_DIR = "temp_uploads"
@@ -50,10 +51,10 @@ class _Measure:
     size: int
 
 
-def _measure(path: Path) -> _Measure | None:
+def _measure(path: str | Path) -> _Measure | None:
     """The age and size of a directory and its entries; None if it is gone."""
     try:
-        newest = path.stat(follow_symlinks=False).st_mtime
+        newest = os.stat(path, follow_symlinks=False).st_mtime
         size = 0
         with os.scandir(path) as entries:
             for entry in entries:
@@ -76,10 +77,6 @@ def _mtime(entry: os.DirEntry[str]) -> float:
         return float("inf")
 
 
-def _is_plain_name(name: str) -> bool:
-    return bool(name) and all(c.isalnum() or c in "-_" for c in name)
-
-
 def _moment(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
@@ -94,12 +91,12 @@ def temp_dirs(root: Path, older_than: datetime) -> Iterator[Leftover]:
     with listing:
         for entry in listing:
             trash = entry.name.startswith(TRASH_PREFIX)
-            if not (trash or _is_plain_name(entry.name)) or not entry.is_dir(follow_symlinks=False):
+            if not (trash or is_plain_name(entry.name)) or not entry.is_dir(follow_symlinks=False):
                 continue
             # The directory's own mtime moves with every part added: a busy one is skipped cheaply.
             # Trash is garbage at any age (nothing is ever added to it).
             young = not trash and _mtime(entry) > cutoff
-            measured = None if young else _measure(Path(entry.path))
+            measured = None if young else _measure(entry.path)
             if measured is None or (not trash and measured.newest > cutoff):
                 continue
             yield Leftover(
@@ -116,7 +113,7 @@ def stray_files(root: Path, older_than: datetime) -> Iterator[Leftover]:
     """`files/*/.tmp-*` files (assemblies cut short) not modified since `older_than`."""
     cutoff = older_than.timestamp()
     try:
-        shards = sorted(e.name for e in os.scandir(root / FILES_DIR) if _is_plain_name(e.name))
+        shards = sorted(e.name for e in os.scandir(root / FILES_DIR) if is_plain_name(e.name))
     except FileNotFoundError:
         return
     for shard in shards:
@@ -153,11 +150,11 @@ def _path_of(root: Path, leftover: Leftover) -> Path:
     valid = (
         len(parts) == 2
         and parts[0] == TEMP_DIR
-        and (_is_plain_name(parts[1]) or parts[1].startswith(TRASH_PREFIX))
+        and (is_plain_name(parts[1]) or parts[1].startswith(TRASH_PREFIX))
     ) or (
         len(parts) == 3
         and parts[0] == FILES_DIR
-        and _is_plain_name(parts[1])
+        and is_plain_name(parts[1])
         and parts[2].startswith(TEMP_PREFIX)
     )
     if not valid or any(p in ("", ".", "..") or "\\" in p for p in parts):
@@ -189,18 +186,20 @@ def _remove_dir(root: Path, path: Path, cutoff: float) -> int | None:
     return measured.size
 
 
-def move_to_trash(root: Path, directory: Path) -> Path | None:
+def move_to_trash(root: Path, directory: str | Path) -> Path | None:
     """Rename `directory` to a new `temp_uploads/.gc-*` name; None if it is already gone.
 
     One atomic step: afterwards no part can be committed into it (its path is
     gone), and the trash may be deleted whenever convenient.
     """
-    trash = root / TEMP_DIR / f"{TRASH_PREFIX}{secrets.token_hex(8)}"
+    # Unique, not secret (the Mersenne Twister, reseeded in a forked child): gc frees
+    # thousands of directories a run, and os.urandom costs a system call each.
+    trash = os.path.join(root, TEMP_DIR, f"{TRASH_PREFIX}{random.getrandbits(64):016x}")
     try:
         os.rename(directory, trash)
     except FileNotFoundError:
         return None
-    return trash
+    return Path(trash)
 
 
 def remove_trash(trash: Path) -> None:
@@ -249,7 +248,7 @@ def held(root: Path, upload_id: str) -> Leftover | None:
 
     `receiving` says whether a live writer holds one of its temporary files.
     """
-    directory = root / TEMP_DIR / upload_id
+    directory = os.path.join(root, TEMP_DIR, upload_id)  # a string: usually there is none
     measured = _measure(directory)
     if measured is None:
         return None
@@ -258,7 +257,7 @@ def held(root: Path, upload_id: str) -> Leftover | None:
     return Leftover(TEMP_DIR_KIND, key, upload_id, moment, measured.size, _receiving(directory))
 
 
-def _receiving(directory: Path) -> bool:
+def _receiving(directory: str) -> bool:
     """Whether a live part writer holds the lock of any temporary file in `directory`."""
     try:
         with os.scandir(directory) as entries:

@@ -116,10 +116,17 @@ class PrometheusMetrics:
     def upload_events(self, storage: str) -> Callable[[Event], None]:
         """An event handler counting uploads initiated, completed, failed and aborted."""
 
+        children: dict[tuple[str, str], Counter] = {}  # looked up once: gc counts thousands
+
         def count(event: Event) -> None:
-            counter = self.uploads.get(event.type)
-            if counter is not None:
-                counter.labels(storage, PROTOCOL.get()).inc()
+            key = (event.type, PROTOCOL.get())
+            child = children.get(key)
+            if child is None:
+                counter = self.uploads.get(event.type)
+                if counter is None:
+                    return
+                child = children[key] = counter.labels(storage, key[1])
+            child.inc()
 
         return count
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from uploadcore.adapters.local import _fsync_dir, _translate
+from uploadcore.adapters.names import safe_name
 from uploadcore.adapters.s3_errors import UploadGone, s3_errors
 from uploadcore.domain.digest import Digest, Hashes
 from uploadcore.domain.errors import InvalidState, StorageUnavailable
@@ -290,9 +291,7 @@ def _os(action: str) -> Iterator[None]:
 
 
 def _safe(name: str) -> str:
-    if not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise ValueError(f"not a safe staging name: {name!r}")
-    return name
+    return safe_name(name, "staging name")
 
 
 __all__ = ["PREFERRED_PART", "STAGED", "S3AppendWriter", "Staging"]
