@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from uploadcore.entrypoints.log_format import JsonFormatter, write_info_line
+from uploadcore.entrypoints.log_format import JsonFormatter, LineHandler, write_info_line
 
 FIELDS = {"request_id": "abc", "method": "GET", "route": "/v1/files/", "status": 200}
 
@@ -21,7 +22,7 @@ def logger() -> Iterator[logging.Logger]:
     Its own, not propagating, so that pytest's handlers can be taken off (`alone`).
     """
     made = logging.getLogger("uploadcore.test_access")
-    handler = logging.StreamHandler(io.StringIO())
+    handler = LineHandler(io.StringIO())
     handler.setFormatter(JsonFormatter())
     made.addHandler(handler)
     made.propagate = False
@@ -36,7 +37,7 @@ def logger() -> Iterator[logging.Logger]:
 
 def alone(logger: logging.Logger) -> None:
     """Without the handlers pytest adds to the loggers it captures, during a test."""
-    logger.handlers[:] = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+    logger.handlers[:] = [h for h in logger.handlers if type(h) is LineHandler]
 
 
 def written(logger: logging.Logger) -> str:
@@ -73,3 +74,73 @@ def test_anything_else_that_would_see_the_record_goes_through_logging(
     logger.handlers[0].setFormatter(logging.Formatter())
     assert not write_info_line(logger, "m", FIELDS)  # not the JSON format
     assert written(logger) == ""
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_written_in_one_loop_turn_go_out_together_after_it_in_order(
+    logger: logging.Logger,
+) -> None:
+    alone(logger)
+    stream = CountingStream()
+    logger.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+
+    async def one_turn() -> tuple[str, str]:
+        for n in range(3):
+            assert write_info_line(logger, f"request {n}", FIELDS)
+        during = stream.getvalue()
+        await asyncio.sleep(0)  # the turn ends: the flush scheduled at the first line runs
+        return during, stream.getvalue()
+
+    during, after = asyncio.run(one_turn())
+
+    assert during == ""
+    assert [json.loads(line)["message"] for line in after.splitlines()] == [
+        "request 0", "request 1", "request 2"
+    ]  # fmt: skip
+    assert stream.writes == 1
+
+
+def test_another_record_writes_the_waiting_lines_first(logger: logging.Logger) -> None:
+    alone(logger)
+
+    async def turn() -> None:
+        assert write_info_line(logger, "request", FIELDS)
+        logger.warning("after the request")
+
+    asyncio.run(turn())
+
+    messages = [json.loads(line)["message"] for line in written(logger).splitlines()]
+    assert messages == ["request", "after the request"]
+
+
+def test_off_a_loop_a_line_is_written_at_once(logger: logging.Logger) -> None:
+    alone(logger)
+    assert write_info_line(logger, "request", FIELDS)
+    assert json.loads(written(logger))["message"] == "request"
+
+
+def test_lines_a_stopped_loop_left_are_written_at_flush(logger: logging.Logger) -> None:
+    alone(logger)
+    loop = asyncio.new_event_loop()
+
+    def last_turn() -> None:
+        loop.stop()  # this turn is the last: what it schedules never runs
+        assert write_info_line(logger, "request", FIELDS)
+
+    loop.call_soon(last_turn)
+    loop.run_forever()
+    loop.close()
+    assert written(logger) == ""
+
+    logger.handlers[0].flush()  # as logging.shutdown does at exit
+
+    assert json.loads(written(logger))["message"] == "request"

@@ -9,6 +9,7 @@ request's raw path and query string, where URL tokens live.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
@@ -36,6 +37,52 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that also takes request lines written directly (`write_info_line`).
+
+    Lines written on an event loop wait for the end of the loop's turn and go out
+    together in one write: under load a turn ends a dozen requests, and a write
+    per line (the stream is line-buffered) cost a request about a tenth of its
+    time. Every other record, a flush and closing write the waiting lines first,
+    so the stream's order is the order of the records, and `logging.shutdown`
+    at exit writes what a stopped loop left.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self.pending: list[str] = []
+
+    def take_line(self, line: str) -> None:
+        """Write `line` (with the terminator) now, or at the end of this loop turn."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self.lock or contextlib.nullcontext():
+            self.pending.append(line + self.terminator)
+            if loop is None:
+                self.flush()
+            elif len(self.pending) == 1:
+                loop.call_soon(self.flush)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._write_pending()
+        super().emit(record)
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            self._write_pending()
+            super().flush()
+
+    def _write_pending(self) -> None:
+        if self.pending:
+            lines, self.pending = "".join(self.pending), []
+            try:
+                self.stream.write(lines)
+            except Exception:  # logging's own rule: a log line never breaks the caller
+                self.handleError(logging.makeLogRecord({"msg": lines}))
+
+
 def write_info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> bool:
     """Write an INFO record of `logger` straight as its JSON line, when that is all logging
     would do with it; False (nothing written) when anything else would see it.
@@ -43,9 +90,9 @@ def write_info_line(logger: logging.Logger, message: str, fields: dict[str, Any]
     The request log writes one line per request: the LogRecord, the caller lookup and
     the handler chain cost more than the request itself. This does what they would do
     when the one handler `log_config("json")` installs is the only one the record
-    reaches, no filter on the logger or the handler: the same line, in the same stream,
-    under the handler's lock. Anything else (the text format, an embedder's handlers,
-    pytest's capture) goes through `logging` as usual.
+    reaches, no filter on the logger or the handler: the same line, in the same stream
+    (at the end of the event loop's turn: `LineHandler`). Anything else (the text
+    format, an embedder's handlers, pytest's capture) goes through `logging` as usual.
     """
     handler = _only_json_handler(logger)
     if handler is None:
@@ -61,25 +108,20 @@ def write_info_line(logger: logging.Logger, message: str, fields: dict[str, Any]
         },
         default=str,
     ).decode()
-    with handler.lock or contextlib.nullcontext():
-        try:
-            handler.stream.write(line + handler.terminator)
-            handler.flush()
-        except Exception:  # logging's own rule: a log line never breaks the caller
-            return False  # logging writes it (or reports why it cannot)
+    handler.take_line(line)
     return True
 
 
-def _only_json_handler(logger: logging.Logger) -> logging.StreamHandler[Any] | None:
+def _only_json_handler(logger: logging.Logger) -> LineHandler | None:
     if logger.filters:
         return None
-    found: logging.StreamHandler[Any] | None = None
+    found: LineHandler | None = None
     current: logging.Logger | None = logger
     while current is not None:
         for handler in current.handlers:
             if (
                 found is not None
-                or type(handler) is not logging.StreamHandler
+                or type(handler) is not LineHandler
                 or type(handler.formatter) is not JsonFormatter
                 or handler.filters
                 or handler.level > logging.INFO
@@ -119,7 +161,7 @@ def log_config(format: str) -> dict[str, Any]:
         "formatters": {"uploadcore": {"()": f"{__name__}.{formatter.__name__}"}},
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
+                "class": f"{__name__}.LineHandler",
                 "formatter": "uploadcore",
                 "stream": "ext://sys.stderr",
             }
