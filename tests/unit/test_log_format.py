@@ -7,12 +7,17 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from uploadcore.entrypoints.log_format import JsonFormatter, LineHandler, write_info_line
 
 FIELDS = {"request_id": "abc", "method": "GET", "route": "/v1/files/", "status": 200}
+
+
+def described(message: str) -> tuple[str, dict[str, Any]]:
+    return message, FIELDS
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ def written(logger: logging.Logger) -> str:
 def test_the_direct_line_is_the_formatters_line(logger: logging.Logger) -> None:
     alone(logger)
     logger.info("%s", "GET /v1/files/ 200 1.0ms", extra={"request": FIELDS})
-    assert write_info_line(logger, "GET /v1/files/ 200 1.0ms", FIELDS)
+    assert write_info_line(logger, described, "GET /v1/files/ 200 1.0ms")
     through_logging, direct = (json.loads(line) for line in written(logger).splitlines())
     assert direct.pop("time")[:16] == through_logging.pop("time")[:16]  # the same minute
     assert direct == through_logging
@@ -62,17 +67,17 @@ def test_anything_else_that_would_see_the_record_goes_through_logging(
 ) -> None:
     alone(logger)
     logger.addFilter(logging.Filter("nothing"))
-    assert not write_info_line(logger, "m", FIELDS)  # a filter on the logger
+    assert not write_info_line(logger, described, "m")  # a filter on the logger
     logger.filters.clear()
     extra = logging.StreamHandler(io.StringIO())
     logger.addHandler(extra)
-    assert not write_info_line(logger, "m", FIELDS)  # a second handler
+    assert not write_info_line(logger, described, "m")  # a second handler
     logger.removeHandler(extra)
     logger.propagate = True
-    assert not write_info_line(logger, "m", FIELDS)  # the root logger's handlers (pytest's)
+    assert not write_info_line(logger, described, "m")  # the root logger's handlers (pytest's)
     logger.propagate = False
     logger.handlers[0].setFormatter(logging.Formatter())
-    assert not write_info_line(logger, "m", FIELDS)  # not the JSON format
+    assert not write_info_line(logger, described, "m")  # not the JSON format
     assert written(logger) == ""
 
 
@@ -95,7 +100,7 @@ def test_lines_written_in_one_loop_turn_go_out_together_after_it_in_order(
 
     async def one_turn() -> tuple[str, str]:
         for n in range(3):
-            assert write_info_line(logger, f"request {n}", FIELDS)
+            assert write_info_line(logger, described, f"request {n}")
         during = stream.getvalue()
         await asyncio.sleep(0)  # the turn ends: the flush scheduled at the first line runs
         return during, stream.getvalue()
@@ -113,7 +118,7 @@ def test_another_record_writes_the_waiting_lines_first(logger: logging.Logger) -
     alone(logger)
 
     async def turn() -> None:
-        assert write_info_line(logger, "request", FIELDS)
+        assert write_info_line(logger, described, "request")
         logger.warning("after the request")
 
     asyncio.run(turn())
@@ -124,7 +129,7 @@ def test_another_record_writes_the_waiting_lines_first(logger: logging.Logger) -
 
 def test_off_a_loop_a_line_is_written_at_once(logger: logging.Logger) -> None:
     alone(logger)
-    assert write_info_line(logger, "request", FIELDS)
+    assert write_info_line(logger, described, "request")
     assert json.loads(written(logger))["message"] == "request"
 
 
@@ -134,7 +139,7 @@ def test_lines_a_stopped_loop_left_are_written_at_flush(logger: logging.Logger) 
 
     def last_turn() -> None:
         loop.stop()  # this turn is the last: what it schedules never runs
-        assert write_info_line(logger, "request", FIELDS)
+        assert write_info_line(logger, described, "request")
 
     loop.call_soon(last_turn)
     loop.run_forever()

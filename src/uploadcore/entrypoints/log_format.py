@@ -14,10 +14,12 @@ import contextlib
 import logging
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
+T = TypeVar("T")
 _REQUEST_FIELDS = ("request_id", "user", "file_id", "bytes_in", "bytes_out")
 
 
@@ -37,29 +39,36 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+#: What a deferred line is made of: `describe(item)` gives its message and fields.
+Describe = Callable[[T], tuple[str, dict[str, Any]]]
+
+
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler that also takes request lines written directly (`write_info_line`).
 
-    Lines written on an event loop wait for the end of the loop's turn and go out
-    together in one write: under load a turn ends a dozen requests, and a write
-    per line (the stream is line-buffered) cost a request about a tenth of its
-    time. Every other record, a flush and closing write the waiting lines first,
-    so the stream's order is the order of the records, and `logging.shutdown`
-    at exit writes what a stopped loop left.
+    A line taken on an event loop is made and written at the end of the loop's
+    turn, together with the others of that turn, in one write: under load a
+    turn ends a dozen requests, and making and writing each line on its
+    request's path cost the request about a tenth of its time. Every other
+    record, a flush and closing write the waiting lines first, so the stream's
+    order is the order of the records, and `logging.shutdown` at exit writes
+    what a stopped loop left. Each line keeps the time it was taken at.
     """
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
-        self.pending: list[str] = []
+        self.pending: list[tuple[float, str, Describe[Any], Any]] = []
 
-    def take_line(self, line: str) -> None:
-        """Write `line` (with the terminator) now, or at the end of this loop turn."""
+    def take(self, logger: str, describe: Describe[T], item: T) -> None:
+        """Write `describe(item)` as an INFO line of `logger`: now, or at the end of this
+        loop turn."""
+        now = time.time()
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         with self.lock or contextlib.nullcontext():
-            self.pending.append(line + self.terminator)
+            self.pending.append((now, logger, describe, item))
             if loop is None:
                 self.flush()
             elif len(self.pending) == 1:
@@ -75,41 +84,47 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().flush()
 
     def _write_pending(self) -> None:
-        if self.pending:
-            lines, self.pending = "".join(self.pending), []
-            try:
-                self.stream.write(lines)
-            except Exception:  # logging's own rule: a log line never breaks the caller
-                self.handleError(logging.makeLogRecord({"msg": lines}))
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        try:
+            lines = [
+                _info_line(now, logger, *describe(item)) for now, logger, describe, item in pending
+            ]
+            self.stream.write(self.terminator.join(lines) + self.terminator)
+        except Exception:  # logging's own rule: a log line never breaks the caller
+            self.handleError(logging.makeLogRecord({"msg": f"{len(pending)} request lines"}))
 
 
-def write_info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> bool:
-    """Write an INFO record of `logger` straight as its JSON line, when that is all logging
-    would do with it; False (nothing written) when anything else would see it.
+def write_info_line(logger: logging.Logger, describe: Describe[T], item: T) -> bool:
+    """Write an INFO record of `logger`, `describe(item)`'s message and fields, straight as
+    its JSON line, when that is all logging would do with it; False (nothing written)
+    when anything else would see it.
 
     The request log writes one line per request: the LogRecord, the caller lookup and
     the handler chain cost more than the request itself. This does what they would do
     when the one handler `log_config("json")` installs is the only one the record
     reaches, no filter on the logger or the handler: the same line, in the same stream
-    (at the end of the event loop's turn: `LineHandler`). Anything else (the text
+    (made at the end of the event loop's turn: `LineHandler`). Anything else (the text
     format, an embedder's handlers, pytest's capture) goes through `logging` as usual.
     """
     handler = _only_json_handler(logger)
     if handler is None:
         return False
-    now = time.time()
-    line = orjson.dumps(
-        {
-            "time": _timestamp(now, int((now - int(now)) * 1000)),
-            "level": "INFO",
-            "logger": logger.name,
-            "message": message,
-            **fields,
-        },
-        default=str,
-    ).decode()
-    handler.take_line(line)
+    handler.take(logger.name, describe, item)
     return True
+
+
+def _info_line(now: float, logger: str, message: str, fields: dict[str, Any]) -> str:
+    """The line `JsonFormatter` writes for an INFO record with these fields."""
+    line = {
+        "time": _timestamp(now, int((now - int(now)) * 1000)),
+        "level": "INFO",
+        "logger": logger,
+        "message": message,
+        **fields,
+    }
+    return orjson.dumps(line, default=str).decode()
 
 
 def _only_json_handler(logger: logging.Logger) -> LineHandler | None:

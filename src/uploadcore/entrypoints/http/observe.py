@@ -91,20 +91,9 @@ class Observe:
             if 200 <= status < 300:
                 self._success(exchange, method, seconds)
         if log.isEnabledFor(logging.INFO):
-            fields = {
-                "request_id": exchange.request_id.decode(),
-                "client": (scope.get("client") or ("",))[0] or None,
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "bytes_in": _length(exchange.received),
-                "bytes_out": _length(_header(exchange.answer_headers, b"content-length")),
-                "user": scope.get(USER),
-                "file_id": scope.get("path_params", {}).get("file_id"),
-            }
-            message = f"{method} {route} {status} {seconds * 1000:.1f}ms"
-            if not write_info_line(log, message, fields):
+            line = (exchange, route, method, status, seconds)
+            if not write_info_line(log, _describe, line):
+                message, fields = _describe(line)
                 log.info("%s", message, extra={"request": fields})
 
     def _success(self, exchange: _Exchange, method: str, seconds: float) -> None:
@@ -176,6 +165,25 @@ class _Exchange:
     def record(self) -> None:
         self.recorded = True
         self.observer.record(self, time.perf_counter() - self.started)
+
+
+def _describe(line: tuple[_Exchange, str, str, int, float]) -> tuple[str, dict[str, Any]]:
+    """A request's log line: its message and fields (made after its answer went out)."""
+    exchange, route, method, status, seconds = line
+    scope = exchange.scope
+    fields = {
+        "request_id": exchange.request_id.decode(),
+        "client": (scope.get("client") or ("",))[0] or None,
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "bytes_in": _length(exchange.received),
+        "bytes_out": _length(_header(exchange.answer_headers, b"content-length")),
+        "user": scope.get(USER),
+        "file_id": scope.get("path_params", {}).get("file_id"),
+    }
+    return f"{method} {route} {status} {seconds * 1000:.1f}ms", fields
 
 
 def route_template(scope: Scope) -> str:
