@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -141,10 +140,4 @@ def app_from_environment() -> Starlette:
     """The factory `uploadcore serve` hands to uvicorn (one per worker process)."""
     for warning in unknown_variables(os.environ):
         log.warning("%s", warning)
-    app = create_app(Settings.from_env(os.environ), deliver_webhooks=True)
-    # What start-up made (modules, the schema, the app: a few hundred thousand objects)
-    # lives as long as the process: out of the collector's sight, the collections that
-    # requests' garbage sets off stop walking it again (a few µs of every request).
-    gc.collect()
-    gc.freeze()
-    return app
+    return create_app(Settings.from_env(os.environ), deliver_webhooks=True)
