@@ -5,7 +5,7 @@ A template SQLite database (the real schema, WAL, `synchronous=FULL`) holds
 holds 10,000. Each round copies a template (untimed) and runs, as processes:
 
 - uploadcore: `uploadcore gc --json` (abort each expired upload by
-  compare-and-set in batches of 500, free its parts, sweep leftovers, purge):
+  compare-and-set in batches of 1,000, free its parts, sweep leftovers, purge):
   checked to report every upload aborted;
 - yardstick: `sqlite3` doing the least the database must do for the same
   effect: one `UPDATE ... SET upload_status = 'aborted'` over every expired

@@ -70,7 +70,7 @@ def gc(dry_run: bool, as_json: bool, purge_after: timedelta) -> None:
 
     Safe while the server serves and while another gc runs: every change is a
     compare-and-set, and an upload receiving a part or completing is left
-    alone. Works in batches of 500 rows, each its own short transaction.
+    alone. Works in batches of 1,000 rows, each its own short transaction.
     Exits 1 (after the summary) if some storage could not be freed now.
 
     \b
