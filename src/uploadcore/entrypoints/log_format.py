@@ -25,18 +25,13 @@ _REQUEST_FIELDS = ("request_id", "user", "file_id", "bytes_in", "bytes_out")
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": _timestamp(record.created, record.msecs),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
         request = getattr(record, "request", None)
-        if isinstance(request, dict):
-            line.update(request)
+        fields = dict(request) if isinstance(request, dict) else {}
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+            fields["exception"] = self.formatException(record.exc_info)
+        return _json_line(
+            record.created, record.msecs, record.levelname, record.name, record.getMessage(), fields
+        )
 
 
 #: What a deferred line is made of: `describe(item)` gives its message and fields.
@@ -89,7 +84,8 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pending, self.pending = self.pending, []
         try:
             lines = [
-                _info_line(now, logger, *describe(item)) for now, logger, describe, item in pending
+                _json_line(now, (now - int(now)) * 1000, "INFO", logger, *describe(item))
+                for now, logger, describe, item in pending
             ]
             self.stream.write(self.terminator.join(lines) + self.terminator)
         except Exception:  # logging's own rule: a log line never breaks the caller
@@ -115,11 +111,13 @@ def write_info_line(logger: logging.Logger, describe: Describe[T], item: T) -> b
     return True
 
 
-def _info_line(now: float, logger: str, message: str, fields: dict[str, Any]) -> str:
-    """The line `JsonFormatter` writes for an INFO record with these fields."""
+def _json_line(
+    created: float, msecs: float, level: str, logger: str, message: str, fields: dict[str, Any]
+) -> str:
+    """One record as the json format writes it: time, level, logger, message, then fields."""
     line = {
-        "time": _timestamp(now, int((now - int(now)) * 1000)),
-        "level": "INFO",
+        "time": _timestamp(created, msecs),
+        "level": level,
         "logger": logger,
         "message": message,
         **fields,
