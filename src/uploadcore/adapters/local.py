@@ -81,14 +81,14 @@ class LocalDiskBlobStore:
     # -- paths --------------------------------------------------------------
 
     def temp_dir(self, upload_id: str) -> Path:
-        return self._temp_root / _safe(upload_id)
+        return self._temp_root / safe_name(upload_id)
 
     def path_of(self, storage_key: str) -> Path:
         """The final file of a storage key (`files/ab/abcd...`)."""
         parts = storage_key.split("/")
         if len(parts) != 3 or parts[0] != FILES_DIR:
             raise ValueError(f"not a local storage key: {storage_key!r}")
-        return self.root.joinpath(*(_safe(p) for p in parts))
+        return self.root.joinpath(*(safe_name(p) for p in parts))
 
     def open_file(self, upload: Upload) -> OpenedFile:
         try:
@@ -106,7 +106,8 @@ class LocalDiskBlobStore:
             path = self.temp_dir(upload_id)
             path.mkdir(parents=True)
             _fsync_dir(path.parent)
-        return PreparedUpload(upload_id, f"{FILES_DIR}/{_safe(file_id)[:2]}/{_safe(file_id)}")
+        name = safe_name(file_id)
+        return PreparedUpload(upload_id, f"{FILES_DIR}/{name[:2]}/{name}")
 
     def open_part(self, upload: Upload, part_number: int) -> LocalPartWriter:
         return LocalPartWriter(self.temp_dir(upload.upload_id), part_number)
@@ -139,7 +140,7 @@ class LocalDiskBlobStore:
     def release_parts(self, upload: Upload) -> None:
         with _os_errors(f"free the parts of upload {upload.id}"):
             # A string path: gc frees thousands of uploads whose directory is already gone.
-            directory = os.path.join(self._temp_root, _safe(upload.upload_id))
+            directory = os.path.join(self._temp_root, safe_name(upload.upload_id))
             trash = local_leftovers.move_to_trash(self.root, directory)
         if trash is not None:
             self._free(trash)
@@ -189,7 +190,7 @@ class LocalDiskBlobStore:
         if not upload.upload_id:
             return None
         with _os_errors(f"measure the parts of upload {upload.id}"):
-            return local_leftovers.held(self.root, _safe(upload.upload_id))
+            return local_leftovers.held(self.root, safe_name(upload.upload_id))
 
     @contextmanager
     def _open_part(self, upload: Upload, part: ReceivedPart) -> Iterator[int]:
@@ -359,10 +360,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _part_name(part_number: int, etag: str) -> str:
-    return f"{part_number:05d}.{_safe(etag)}"
-
-
-_safe = safe_name  # ids and md5s are hex or URL-safe: anything else never becomes a path
+    return f"{part_number:05d}.{safe_name(etag)}"
 
 
 def _translate(error: OSError, action: str) -> Exception:

@@ -52,12 +52,12 @@ class Staging:
         self.root = root
 
     def tail_path(self, file_id: str, tail: str) -> Path:
-        return self.root / f"{_safe(file_id)}.{_safe(tail)}.tail"
+        return self.root / f"{safe_name(file_id)}.{safe_name(tail)}.tail"
 
     def new_segment(self, file_id: str) -> tuple[Path, int]:
         """A new, empty segment file, open for writing."""
         self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / f"{_safe(file_id)}.{secrets.token_hex(8)}.part"
+        path = self.root / f"{safe_name(file_id)}.{secrets.token_hex(8)}.part"
         return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
     def holds(self, file_id: str, tail: str, staged: int) -> bool:
@@ -105,7 +105,7 @@ class Staging:
         return stat.st_size
 
     def _files_of(self, file_id: str) -> list[Path]:
-        return list(self.root.glob(f"{_safe(file_id)}.*"))
+        return list(self.root.glob(f"{safe_name(file_id)}.*"))
 
 
 class S3AppendWriter:
@@ -288,10 +288,6 @@ def _os(action: str) -> Iterator[None]:
         yield
     except OSError as error:
         raise _translate(error, action) from error
-
-
-def _safe(name: str) -> str:
-    return safe_name(name, "staging name")
 
 
 __all__ = ["PREFERRED_PART", "STAGED", "S3AppendWriter", "Staging"]

@@ -26,9 +26,9 @@ _REQUEST_FIELDS = ("request_id", "user", "file_id", "bytes_in", "bytes_out")
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         request = getattr(record, "request", None)
-        fields = dict(request) if isinstance(request, dict) else {}
-        if record.exc_info:
-            fields["exception"] = self.formatException(record.exc_info)
+        fields: dict[str, Any] = request if isinstance(request, dict) else {}
+        if record.exc_info:  # on a copy: the record's own fields stay as they were
+            fields = {**fields, "exception": self.formatException(record.exc_info)}
         return _json_line(
             record.created, record.msecs, record.levelname, record.name, record.getMessage(), fields
         )
